@@ -1,0 +1,52 @@
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <prometheus/metric_family.h>
+#include <string>
+#include <vector>
+
+#include "collectors/deadline.h"
+#include "exporter/problem.h"
+
+namespace caloria {
+
+// One entry of the health pages: "database", "configuration", ...
+struct HealthCheck {
+  std::string name;
+  HealthStatus status = HealthStatus::kHealthy;
+  nlohmann::ordered_json details = nlohmann::ordered_json::object();
+};
+
+// What one run of a collector found. A collector that could not reach its
+// source still returns a result (e.g. caloria_database_up 0 and an unhealthy
+// check) and sets `error`, which the poller logs and turns into
+// caloria_exporter_collector_success 0.
+struct CollectorResult {
+  std::vector<prometheus::MetricFamily> families;
+  std::vector<HealthCheck> checks;
+  std::vector<Problem> problems;
+  std::optional<std::string> error;
+};
+
+// The one interface every collector implements, as node_exporter's
+// Collector.Update: the poller calls Collect() on its own thread with a
+// deadline; a collector never touches HTTP.
+class Collector {
+ public:
+  virtual ~Collector() = default;
+  virtual std::string Name() const = 0;
+  virtual CollectorResult Collect(const Deadline& deadline) = 0;
+};
+
+using CollectorList = std::vector<std::unique_ptr<Collector>>;
+
+// Small builders so collectors declare a family in one line.
+prometheus::MetricFamily GaugeFamily(std::string name, std::string help);
+void AddGauge(prometheus::MetricFamily& family, double value,
+              std::vector<prometheus::ClientMetric::Label> labels = {});
+prometheus::MetricFamily SingleGauge(std::string name, std::string help, double value,
+                                     std::vector<prometheus::ClientMetric::Label> labels = {});
+
+}  // namespace caloria

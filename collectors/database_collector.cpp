@@ -1,0 +1,157 @@
+#include "collectors/database_collector.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <utility>
+
+#include "collectors/postgres_connection.h"
+#include "collectors/sqlite_connection.h"
+#include "exporter/clock.h"
+
+namespace caloria {
+namespace {
+
+using Stopwatch = std::chrono::steady_clock;
+
+double SecondsSince(Stopwatch::time_point start) {
+  return std::chrono::duration<double>(Stopwatch::now() - start).count();
+}
+
+std::string UpperCase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
+
+template <typename Connection>
+void RunUsersQuery(Connection& connection, const std::string& sql, const Deadline& deadline,
+                   double& query_seconds, std::optional<double>& users, std::string& error) {
+  const auto start = Stopwatch::now();
+  const QueryValue result = connection.QuerySingleValue(sql, deadline);
+  if (!result.value) {
+    error = result.error;
+    return;
+  }
+  query_seconds = SecondsSince(start);
+  users = ParseUserCount(*result.value);
+  if (!users) error = "the query returned '" + *result.value + "', not a count of users";
+}
+
+nlohmann::ordered_json NullableNumber(const std::optional<double>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
+}  // namespace
+
+std::optional<double> ParseUserCount(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(value) || value < 0) return std::nullopt;
+  return value;
+}
+
+DatabaseCollector::DatabaseCollector(DatabaseTarget target) : target_(std::move(target)) {}
+
+CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
+  const Observation seen = target_.url.type == DatabaseType::kPostgresql
+                               ? ObservePostgres(deadline)
+                               : ObserveSqlite(deadline);
+  return Publish(seen);
+}
+
+DatabaseCollector::Observation DatabaseCollector::ObservePostgres(const Deadline& deadline) {
+  Observation seen;
+  const auto start = Stopwatch::now();
+  auto connection =
+      PostgresConnection::Connect(target_.url, deadline,
+                                  std::max(deadline.Remaining(), std::chrono::milliseconds(1)),
+                                  seen.connect_error);
+  if (!connection) return seen;
+  seen.up = true;
+  seen.connect_seconds = SecondsSince(start);
+  server_version_ = connection->ServerVersion();
+  double query_seconds = 0;
+  RunUsersQuery(*connection, target_.users_query, deadline, query_seconds, seen.users,
+                seen.query_error);
+  if (seen.users) seen.query_seconds = query_seconds;
+  return seen;
+}
+
+DatabaseCollector::Observation DatabaseCollector::ObserveSqlite(const Deadline& deadline) {
+  Observation seen;
+  const auto start = Stopwatch::now();
+  auto connection = SqliteConnection::Open(target_.sqlite_path, deadline, seen.connect_error);
+  if (!connection) return seen;
+  seen.up = true;
+  seen.connect_seconds = SecondsSince(start);
+  server_version_ = SqliteConnection::LibraryVersion();
+  double query_seconds = 0;
+  RunUsersQuery(*connection, target_.users_query, deadline, query_seconds, seen.users,
+                seen.query_error);
+  if (seen.users) seen.query_seconds = query_seconds;
+  return seen;
+}
+
+CollectorResult DatabaseCollector::Publish(const Observation& seen) const {
+  const std::string type = DatabaseTypeName(target_.url.type);
+  CollectorResult result;
+  result.families.push_back(SingleGauge("caloria_database_up",
+                                         "Whether the last connection to the app's database "
+                                         "succeeded (1) or not (0).",
+                                         seen.up ? 1 : 0));
+  result.families.push_back(SingleGauge(
+      "caloria_database_info",
+      "The app's database: its type and server version (SQLite: library version). Always 1.", 1,
+      {{"server_version", server_version_}, {"type", type}}));
+  if (seen.connect_seconds) {
+    result.families.push_back(SingleGauge("caloria_database_connect_duration_seconds",
+                                          "How long the last successful connect took.",
+                                          *seen.connect_seconds));
+  }
+  if (seen.query_seconds) {
+    result.families.push_back(SingleGauge("caloria_database_query_duration_seconds",
+                                          "How long the last successful users query took.",
+                                          *seen.query_seconds));
+  }
+  if (seen.users) {
+    result.families.push_back(SingleGauge("caloria_database_users",
+                                          "Users counted by --database.users-query.", *seen.users));
+  }
+
+  HealthCheck check;
+  check.name = "database";
+  check.status = !seen.up            ? HealthStatus::kUnhealthy
+                 : !seen.users       ? HealthStatus::kDegraded
+                                     : HealthStatus::kHealthy;
+  auto& details = check.details;
+  details["database"] = UpperCase(type);
+  details["status"] = HealthStatusName(check.status);
+  details["timestamp"] = FormatIsoMicros(std::chrono::system_clock::now());
+  details["user_count"] = seen.users ? nlohmann::ordered_json(static_cast<long long>(*seen.users))
+                                     : nlohmann::ordered_json(nullptr);
+  details["server_version"] = server_version_;
+  details["connect_duration_seconds"] = NullableNumber(seen.connect_seconds);
+  details["query_duration_seconds"] = NullableNumber(seen.query_seconds);
+  details["url"] = target_.url.Redacted();
+  if (target_.url.type == DatabaseType::kSqlite) {
+    details["sqlite_path"] = target_.url.IsSqliteMemory() ? ":memory:" : target_.sqlite_path;
+  }
+  if (!seen.up) {
+    details["error"] = seen.connect_error;
+    result.error = "cannot connect to the " + type + " database: " + seen.connect_error;
+  } else if (!seen.users) {
+    details["error"] = "users query failed: " + seen.query_error;
+    result.error = "the users query failed: " + seen.query_error;
+    result.problems.push_back({"users_query_failed",
+                               "the users query failed (" + seen.query_error +
+                                   "): fix --database.users-query or the app's schema",
+                               HealthStatus::kDegraded});
+  }
+  result.checks.push_back(std::move(check));
+  return result;
+}
+
+}  // namespace caloria

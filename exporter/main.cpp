@@ -1,0 +1,154 @@
+// caloria_exporter: watches the Caloria app's database and publishes its
+// health as Prometheus metrics and JSON health pages.
+//
+// The data path runs one way: flags/environment/env file -> Config ->
+// Poller -> collectors -> Snapshot -> rendered Pages -> HTTP handlers.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "collectors/config_collector.h"
+#include "collectors/database_collector.h"
+#include "exporter/build_info.h"
+#include "exporter/config.h"
+#include "exporter/health_page.h"
+#include "exporter/http_server.h"
+#include "exporter/landing_page.h"
+#include "exporter/logger.h"
+#include "exporter/metrics_page.h"
+#include "exporter/poller.h"
+#include "exporter/router.h"
+
+namespace caloria {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  if (const char* value = std::getenv(name.c_str())) return std::string(value);
+  return std::nullopt;
+}
+
+void LogStartup(const Config& config, Logger& logger) {
+  logger.Info("starting caloria_exporter", {{"version", kVersion}, {"revision", kRevision}});
+  LogFields fields{{"database_type", DatabaseTypeName(config.database_url.type)},
+                   {"database_url", config.database_url.Redacted()},
+                   {"url_source", ConfigSourceName(config.url_source)},
+                   {"url_origin", config.url_origin},
+                   {"expected_type", ExpectedTypeName(config.expected_type)},
+                   {"expected_type_reason", config.expected_type_reason},
+                   {"env_file", config.env_file.value_or("")},
+                   {"listen_address", config.listen_address},
+                   {"telemetry_path", config.telemetry_path},
+                   {"users_query", config.users_query},
+                   {"interval", FormatDuration(config.interval)},
+                   {"timeout", FormatDuration(config.timeout)}};
+  if (config.database_url.type == DatabaseType::kSqlite) {
+    fields.emplace_back("sqlite_file",
+                        config.database_url.IsSqliteMemory() ? ":memory:" : config.sqlite_path);
+  }
+  logger.Info("effective configuration", fields);
+  for (const auto& warning : config.env_file_warnings) {
+    logger.Warn("env file line skipped", {{"file", config.env_file.value_or("")},
+                                          {"line", std::to_string(warning.line)},
+                                          {"problem", warning.message}});
+  }
+  for (const auto& problem : config.problems) {
+    const LogFields problem_fields{{"check", problem.check}, {"problem", problem.message}};
+    if (problem.severity == HealthStatus::kUnhealthy) {
+      logger.Error("configuration problem", problem_fields);
+    } else {
+      logger.Warn("configuration problem", problem_fields);
+    }
+  }
+}
+
+Pages RenderPages(const Snapshot& snapshot, const std::string& telemetry_path) {
+  return Pages{RenderMetricsPage(snapshot), RenderHealthPage(snapshot, kVersion),
+               RenderCheckPage(snapshot, "database"), RenderCheckPage(snapshot, "configuration"),
+               RenderLandingPage(snapshot, telemetry_path, kVersion)};
+}
+
+int Run(const Config& config) {
+  Logger logger(std::cerr, config.log_level, config.log_format);
+  LogStartup(config, logger);
+
+  // Signals are taken synchronously by the main thread alone; every thread
+  // started below inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CollectorList collectors;
+  collectors.push_back(std::make_unique<ConfigCollector>(config));
+  collectors.push_back(std::make_unique<DatabaseCollector>(
+      DatabaseTarget{config.database_url, config.sqlite_path, config.users_query}));
+
+  PageStore store;
+  Poller poller(
+      std::move(collectors), config.interval, config.timeout, BuildInfo{kVersion, kRevision},
+      [&config](const Snapshot& snapshot) { return RenderPages(snapshot, config.telemetry_path); },
+      store, logger);
+  poller.PollOnce();
+
+  const Router router(config.telemetry_path);
+  std::unique_ptr<HttpServer> server;
+  try {
+    server = std::make_unique<HttpServer>(
+        config.civetweb_listening_ports,
+        [&router, &store](const HttpRequest& request) {
+          const auto pages = store.Latest();
+          return router.Route(request, pages.get());
+        },
+        logger);
+  } catch (const std::exception& error) {
+    logger.Error("cannot start the HTTP server", {{"err", error.what()}});
+    return EXIT_FAILURE;
+  }
+  logger.Info("listening", {{"address", config.listen_address}});
+  poller.Start();
+
+  int received = 0;
+  sigwait(&signals, &received);
+  logger.Info("shutting down", {{"signal", strsignal(received)}});
+  poller.Stop();
+  server.reset();
+  return EXIT_SUCCESS;
+}
+
+}  // namespace
+}  // namespace caloria
+
+int main(int argc, char** argv) {
+  using namespace caloria;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  ConfigRequest request;
+  try {
+    std::error_code ignored;
+    const auto cwd = std::filesystem::current_path(ignored).string();
+    request = LoadConfig(args, &ProcessEnv, cwd);
+  } catch (const ConfigError& error) {
+    std::cerr << "caloria_exporter: " << error.what() << "\n";
+    return kExitUsage;
+  }
+  switch (request.kind) {
+    case ConfigRequest::Kind::kHelp:
+      std::cout << UsageText();
+      return EXIT_SUCCESS;
+    case ConfigRequest::Kind::kVersion:
+      std::cout << "caloria_exporter, version " << kVersion << " (revision: " << kRevision
+                << ")\n";
+      return EXIT_SUCCESS;
+    case ConfigRequest::Kind::kRun:
+      break;
+  }
+  return Run(request.config);
+}

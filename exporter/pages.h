@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+
+namespace caloria {
+
+// A response body rendered once per poll, so a request only copies a string.
+struct RenderedPage {
+  int status_code = 200;
+  std::string content_type;
+  std::string body;
+};
+
+// Every page the HTTP server serves, rendered from one snapshot.
+struct Pages {
+  RenderedPage metrics;
+  RenderedPage health;
+  RenderedPage health_database;
+  RenderedPage health_configuration;
+  RenderedPage landing;
+};
+
+}  // namespace caloria

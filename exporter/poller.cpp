@@ -1,0 +1,96 @@
+#include "exporter/poller.h"
+
+#include <chrono>
+#include <exception>
+#include <memory>
+
+namespace caloria {
+
+Poller::Poller(CollectorList collectors, Duration interval, Duration timeout, BuildInfo build,
+               Renderer render, PageStore& store, Logger& logger)
+    : collectors_(std::move(collectors)),
+      interval_(interval),
+      timeout_(timeout),
+      build_(std::move(build)),
+      render_(std::move(render)),
+      store_(store),
+      logger_(logger) {}
+
+Poller::~Poller() { Stop(); }
+
+CollectorOutcome Poller::RunCollector(Collector& collector) {
+  CollectorOutcome outcome;
+  outcome.run.collector = collector.Name();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    outcome.result = collector.Collect(Deadline::After(timeout_));
+  } catch (const std::exception& error) {
+    // A collector bug must cost one collector one run, never the daemon.
+    outcome.result = CollectorResult{};
+    outcome.result.error = std::string("collector threw: ") + error.what();
+  }
+  outcome.run.duration_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  outcome.run.success = !outcome.result.error;
+  outcome.run.error = outcome.result.error;
+  const auto previous = last_runs_.find(outcome.run.collector);
+  if (outcome.run.success) {
+    outcome.run.last_success_unix = UnixSeconds(std::chrono::system_clock::now());
+  } else if (previous != last_runs_.end()) {
+    outcome.run.last_success_unix = previous->second.last_success_unix;
+  }
+  LogTransition(outcome.run);
+  last_runs_[outcome.run.collector] = outcome.run;
+  return outcome;
+}
+
+// Logs a failure when it starts or changes and a recovery when it ends, not
+// at every poll: at 3 a.m. one line per event is readable, one per 15s is not.
+void Poller::LogTransition(const CollectorRun& run) {
+  const auto previous = last_runs_.find(run.collector);
+  const bool first = previous == last_runs_.end();
+  if (!run.success && (first || previous->second.error != run.error)) {
+    logger_.Error("collector failed", {{"collector", run.collector}, {"err", *run.error}});
+  } else if (run.success && !first && !previous->second.success) {
+    logger_.Info("collector recovered", {{"collector", run.collector}});
+  } else {
+    logger_.Debug("collector ran", {{"collector", run.collector},
+                                    {"duration_seconds", std::to_string(run.duration_seconds)}});
+  }
+}
+
+void Poller::PollOnce() {
+  std::vector<CollectorOutcome> outcomes;
+  outcomes.reserve(collectors_.size());
+  for (auto& collector : collectors_) outcomes.push_back(RunCollector(*collector));
+  const Snapshot snapshot = AssembleSnapshot(outcomes, build_, std::chrono::system_clock::now());
+  store_.Publish(std::make_shared<const Pages>(render_(snapshot)));
+}
+
+void Poller::Start() {
+  thread_ = std::thread([this] {
+    auto next = std::chrono::steady_clock::now() + interval_;
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_until(lock, next, [this] { return stopping_; })) {
+      lock.unlock();
+      PollOnce();
+      lock.lock();
+      // Fixed-rate schedule; after an overrun, start again from now rather
+      // than running back to back to catch up.
+      next += interval_;
+      const auto now = std::chrono::steady_clock::now();
+      if (next < now) next = now + interval_;
+    }
+  });
+}
+
+void Poller::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace caloria

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "collectors/collector.h"
+#include "exporter/duration.h"
+#include "exporter/logger.h"
+#include "exporter/page_store.h"
+#include "exporter/snapshot.h"
+
+namespace caloria {
+
+// Runs every collector in the background, one after the other, each under
+// its own deadline, then assembles a snapshot, renders the pages once and
+// publishes them. Unlike node_exporter, nothing runs at scrape time: the
+// sources (a database, a large backup) may hang, and scrapes must not.
+class Poller {
+ public:
+  using Renderer = std::function<Pages(const Snapshot&)>;
+
+  Poller(CollectorList collectors, Duration interval, Duration timeout, BuildInfo build,
+         Renderer render, PageStore& store, Logger& logger);
+  ~Poller();  // stops and joins the thread
+
+  // One poll on the caller's thread; the exporter runs it before it listens,
+  // so the first scrape already sees data.
+  void PollOnce();
+  void Start();
+  void Stop();
+
+ private:
+  CollectorOutcome RunCollector(Collector& collector);
+  void LogTransition(const CollectorRun& run);
+
+  CollectorList collectors_;
+  Duration interval_;
+  Duration timeout_;
+  BuildInfo build_;
+  Renderer render_;
+  PageStore& store_;
+  Logger& logger_;
+  std::map<std::string, CollectorRun> last_runs_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace caloria

@@ -1,0 +1,754 @@
+#include "exporter/config.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace caloria {
+namespace {
+
+namespace fs = std::filesystem;
+
+using Args = std::vector<std::string>;
+using Env = std::map<std::string, std::string>;
+
+EnvLookup LookupIn(Env env) {
+  return [env = std::move(env)](const std::string& name) -> std::optional<std::string> {
+    auto it = env.find(name);
+    if (it == env.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+// A fresh directory under the system temp directory, removed with its
+// contents when the test ends.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    std::random_device random;
+    path_ =
+        fs::temp_directory_path() / ("caloria_config_test_" + std::to_string(::getpid()) + "_" +
+                                     std::to_string(counter++) + "_" + std::to_string(random()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const fs::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+  // Writes a file below this directory (creating folders) and returns its path.
+  std::string Write(const std::string& relative, const std::string& contents) const {
+    const fs::path file = path_ / relative;
+    fs::create_directories(file.parent_path());
+    std::ofstream out(file, std::ios::binary);
+    out << contents;
+    out.close();
+    EXPECT_TRUE(out) << "cannot write " << file;
+    return file.string();
+  }
+
+ private:
+  fs::path path_;
+};
+
+Config Load(const Args& args, const Env& env, const std::string& current_dir) {
+  const ConfigRequest request = LoadConfig(args, LookupIn(env), current_dir);
+  EXPECT_EQ(request.kind, ConfigRequest::Kind::kRun);
+  return request.config;
+}
+
+// The ConfigError message LoadConfig throws, or "" (and a failure) when it
+// accepts the input.
+std::string UsageErrorFor(const Args& args, const Env& env = {},
+                          const std::string& current_dir = "/nonexistent-caloria-app") {
+  try {
+    LoadConfig(args, LookupIn(env), current_dir);
+  } catch (const ConfigError& error) {
+    return error.what();
+  }
+  ADD_FAILURE() << "LoadConfig accepted the input; expected a ConfigError";
+  return "";
+}
+
+// Expects a usage error whose message is one non-empty line.
+void ExpectOneLineUsageError(const Args& args, const Env& env = {}) {
+  SCOPED_TRACE(::testing::PrintToString(args));
+  const std::string message = UsageErrorFor(args, env);
+  EXPECT_FALSE(message.empty());
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_EQ(message.find('\r'), std::string::npos) << message;
+}
+
+const Problem* FindProblem(const Config& config, const std::string& check) {
+  for (const Problem& problem : config.problems) {
+    if (problem.check == check) return &problem;
+  }
+  return nullptr;
+}
+
+bool HasProblem(const Config& config, const std::string& check) {
+  return FindProblem(config, check) != nullptr;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// --------------------------------------------------------------- defaults --
+
+TEST(Config, DefaultsWithoutFlagsOrEnvironment) {
+  TempDir cwd;
+  const Config config = Load({}, {}, cwd.str());
+  EXPECT_EQ(config.listen_address, ":9841");
+  EXPECT_EQ(config.civetweb_listening_ports, "9841");
+  EXPECT_EQ(config.telemetry_path, "/metrics");
+  EXPECT_EQ(config.users_query, "SELECT count(*) FROM users");
+  EXPECT_EQ(config.interval, std::chrono::seconds(15));
+  EXPECT_EQ(config.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(config.log_level, LogLevel::kInfo);
+  EXPECT_EQ(config.log_format, LogFormat::kLogfmt);
+  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
+  EXPECT_EQ(config.sqlite_relative_to, SqliteRelativeTo::kInstance);
+  EXPECT_FALSE(config.env_file.has_value());
+  EXPECT_EQ(config.app_dir, cwd.str());
+  EXPECT_TRUE(config.env_file_warnings.empty());
+}
+
+TEST(Config, MissingDatabaseUrlFallsBackToSqliteCaloriaDbWithAProblem) {
+  TempDir cwd;
+  const Config config = Load({}, {}, cwd.str());
+  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_STREQ(ConfigSourceName(config.url_source), "default");
+  EXPECT_EQ(config.url_origin, "the app's default");
+  EXPECT_EQ(config.database_url.type, DatabaseType::kSqlite);
+  EXPECT_EQ(config.database_url.database, "caloria.db");
+  EXPECT_EQ(config.sqlite_path, (cwd.path() / "instance" / "caloria.db").string());
+  const Problem* missing = FindProblem(config, "database_url_missing");
+  ASSERT_NE(missing, nullptr);
+  EXPECT_EQ(missing->severity, HealthStatus::kDegraded);
+  EXPECT_TRUE(Contains(missing->message, "DATABASE_URL")) << missing->message;
+}
+
+TEST(Config, EnvFileWithoutDatabaseUrlFallsBackWithAProblem) {
+  TempDir app;
+  const std::string env_file = app.Write(".env", "SECRET_KEY=dev\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_TRUE(HasProblem(config, "database_url_missing"));
+  EXPECT_EQ(config.sqlite_path, (app.path() / "instance" / "caloria.db").string());
+}
+
+// ------------------------------------------------- database URL precedence --
+
+// Each source below names a different database, so the one chosen proves
+// which source won.
+constexpr const char* kFlagFileUrl = "postgresql://flag@db/from_flag_file";
+constexpr const char* kProcessUrl = "postgresql://env@db/from_process_url";
+constexpr const char* kProcessFileUrl = "postgresql://envfile@db/from_process_url_file";
+constexpr const char* kEnvFileUrl = "postgresql://dotenv@db/from_env_file_url";
+constexpr const char* kEnvFileFileUrl = "postgresql://dotenvfile@db/from_env_file_url_file";
+
+struct AllSources {
+  TempDir app;
+  TempDir elsewhere;
+  std::string flag_file;
+  std::string process_file;
+  std::string env_file;
+
+  explicit AllSources(bool env_file_has_url = true, bool env_file_has_url_file = true) {
+    flag_file = elsewhere.Write("flag.url", std::string(kFlagFileUrl) + "\n");
+    process_file = elsewhere.Write("process.url", std::string(kProcessFileUrl) + "\n");
+    app.Write("secrets/database.url", std::string(kEnvFileFileUrl) + "\n");
+    std::string text = "SECRET_KEY=dev\n";
+    if (env_file_has_url) text += "DATABASE_URL=" + std::string(kEnvFileUrl) + "\n";
+    if (env_file_has_url_file) text += "DATABASE_URL_FILE=secrets/database.url\n";
+    env_file = app.Write(".env", text);
+  }
+};
+
+TEST(Config, FlagBeatsProcessEnvironment) {
+  AllSources sources;
+  const Config config =
+      Load({"--app.env-file=" + sources.env_file, "--database.url-file=" + sources.flag_file},
+           {{"DATABASE_URL", kProcessUrl}, {"DATABASE_URL_FILE", sources.process_file}}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kFlag);
+  EXPECT_STREQ(ConfigSourceName(config.url_source), "flag");
+  EXPECT_EQ(config.url_origin, "--database.url-file");
+  EXPECT_EQ(config.database_url.database, "from_flag_file");
+  EXPECT_FALSE(HasProblem(config, "database_url_missing"));
+}
+
+TEST(Config, UrlFileFlagContentIsTrimmed) {
+  TempDir dir;
+  const std::string file = dir.Write("db.url", "\n  postgresql://u@h:5433/meals \r\n\n");
+  const Config config = Load({"--database.url-file=" + file}, {}, dir.str());
+  EXPECT_EQ(config.database_url.host, "h");
+  EXPECT_EQ(config.database_url.port, 5433);
+  EXPECT_EQ(config.database_url.database, "meals");
+}
+
+TEST(Config, ProcessDatabaseUrlBeatsProcessDatabaseUrlFile) {
+  AllSources sources;
+  const Config config =
+      Load({"--app.env-file=" + sources.env_file},
+           {{"DATABASE_URL", kProcessUrl}, {"DATABASE_URL_FILE", sources.process_file}}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+  EXPECT_STREQ(ConfigSourceName(config.url_source), "environment");
+  EXPECT_EQ(config.url_origin, "the environment variable DATABASE_URL");
+  EXPECT_EQ(config.database_url.database, "from_process_url");
+}
+
+TEST(Config, ProcessDatabaseUrlFileBeatsEnvFileDatabaseUrl) {
+  AllSources sources;
+  const Config config = Load({"--app.env-file=" + sources.env_file},
+                             {{"DATABASE_URL_FILE", sources.process_file}}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+  EXPECT_EQ(config.url_origin, "the environment variable DATABASE_URL_FILE");
+  EXPECT_EQ(config.database_url.database, "from_process_url_file");
+}
+
+TEST(Config, ProcessDatabaseUrlFileIsUsedWithoutAnEnvFile) {
+  TempDir dir;
+  const std::string file = dir.Write("db.url", std::string(kProcessFileUrl) + "\n");
+  const Config config = Load({}, {{"DATABASE_URL_FILE", file}}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+  EXPECT_EQ(config.url_origin, "the environment variable DATABASE_URL_FILE");
+  EXPECT_EQ(config.database_url.database, "from_process_url_file");
+}
+
+TEST(Config, EnvFileDatabaseUrlBeatsEnvFileDatabaseUrlFile) {
+  AllSources sources;
+  const Config config = Load({"--app.env-file=" + sources.env_file}, {}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
+  EXPECT_STREQ(ConfigSourceName(config.url_source), "env_file");
+  EXPECT_EQ(config.url_origin, "DATABASE_URL in the env file " + sources.env_file);
+  EXPECT_EQ(config.database_url.database, "from_env_file_url");
+}
+
+TEST(Config, EnvFileDatabaseUrlFileIsRelativeToTheEnvFilesFolder) {
+  AllSources sources(/*env_file_has_url=*/false);
+  // The current directory is somewhere else: the path must not resolve there.
+  const Config config = Load({"--app.env-file=" + sources.env_file}, {}, sources.elsewhere.str());
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
+  EXPECT_EQ(config.url_origin, "DATABASE_URL_FILE in the env file " + sources.env_file);
+  EXPECT_EQ(config.database_url.database, "from_env_file_url_file");
+}
+
+TEST(Config, EnvFileWithNeitherVariableFallsBackToTheDefault) {
+  AllSources sources(/*env_file_has_url=*/false, /*env_file_has_url_file=*/false);
+  const Config config = Load({"--app.env-file=" + sources.env_file}, {}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_EQ(config.database_url.type, DatabaseType::kSqlite);
+  EXPECT_TRUE(HasProblem(config, "database_url_missing"));
+}
+
+TEST(Config, RelativeEnvFilePathIsResolvedAgainstTheCurrentDirectory) {
+  TempDir app;
+  app.Write("site/.env", std::string("DATABASE_URL=") + kEnvFileUrl + "\n");
+  const Config config = Load({"--app.env-file=site/.env"}, {}, app.str());
+  ASSERT_TRUE(config.env_file.has_value());
+  EXPECT_EQ(*config.env_file, (app.path() / "site" / ".env").string());
+  EXPECT_EQ(config.app_dir, (app.path() / "site").string());
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
+}
+
+// ------------------------------------------------------------ SQLite paths --
+
+TEST(Config, RelativeSqlitePathResolvesUnderTheEnvFilesInstanceFolder) {
+  TempDir app;
+  const std::string env_file = app.Write(".env", "DATABASE_URL=sqlite:///caloria.db\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_EQ(config.sqlite_path, (app.path() / "instance" / "caloria.db").string());
+  EXPECT_FALSE(HasProblem(config, "database_url_missing"));
+}
+
+TEST(Config, RelativeSqlitePathResolvesUnderTheAppFolderWhenAsked) {
+  TempDir app;
+  const std::string env_file = app.Write(".env", "DATABASE_URL=sqlite:///caloria.db\n");
+  const Config config =
+      Load({"--app.env-file=" + env_file, "--database.sqlite-relative-to=app"}, {}, "/");
+  EXPECT_EQ(config.sqlite_relative_to, SqliteRelativeTo::kApp);
+  EXPECT_EQ(config.sqlite_path, (app.path() / "caloria.db").string());
+}
+
+TEST(Config, RelativeSqlitePathWithoutEnvFileResolvesUnderTheCurrentDirectory) {
+  TempDir cwd;
+  const Config instance = Load({}, {{"DATABASE_URL", "sqlite:///data/app.db"}}, cwd.str());
+  EXPECT_EQ(instance.sqlite_path, (cwd.path() / "instance" / "data" / "app.db").string());
+  const Config app = Load({"--database.sqlite-relative-to", "app"},
+                          {{"DATABASE_URL", "sqlite:///data/app.db"}}, cwd.str());
+  EXPECT_EQ(app.sqlite_path, (cwd.path() / "data" / "app.db").string());
+}
+
+TEST(Config, AbsoluteSqlitePathIsKept) {
+  TempDir app;
+  const std::string env_file =
+      app.Write(".env", "DATABASE_URL=sqlite:////var/lib/caloria/app.db\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_EQ(config.sqlite_path, "/var/lib/caloria/app.db");
+  const Config as_app =
+      Load({"--app.env-file=" + env_file, "--database.sqlite-relative-to=app"}, {}, "/");
+  EXPECT_EQ(as_app.sqlite_path, "/var/lib/caloria/app.db");
+}
+
+TEST(Config, InMemorySqliteHasNoPath) {
+  TempDir cwd;
+  for (const std::string url : {"sqlite://", "sqlite:///:memory:"}) {
+    SCOPED_TRACE(url);
+    const Config config = Load({}, {{"DATABASE_URL", url}}, cwd.str());
+    EXPECT_EQ(config.database_url.type, DatabaseType::kSqlite);
+    EXPECT_TRUE(config.database_url.IsSqliteMemory());
+    EXPECT_EQ(config.sqlite_path, "");
+    EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+    EXPECT_FALSE(HasProblem(config, "database_url_missing"));
+  }
+}
+
+TEST(Config, PostgresqlUrlHasNoSqlitePath) {
+  const Config config = Load({}, {{"DATABASE_URL", kProcessUrl}}, "/");
+  EXPECT_EQ(config.database_url.type, DatabaseType::kPostgresql);
+  EXPECT_EQ(config.sqlite_path, "");
+}
+
+TEST(Config, SqliteRelativeToRejectsUnknownValues) {
+  ExpectOneLineUsageError({"--database.sqlite-relative-to=cwd"});
+}
+
+// ---------------------------------------------------------- env file trouble --
+
+TEST(Config, MissingEnvFileIsAProblemNotAnError) {
+  TempDir app;
+  const std::string missing = (app / "no-such.env").string();
+  Config config;
+  ASSERT_NO_THROW(config = Load({"--app.env-file=" + missing}, {}, "/"));
+  const Problem* unreadable = FindProblem(config, "env_file_unreadable");
+  ASSERT_NE(unreadable, nullptr);
+  EXPECT_EQ(unreadable->severity, HealthStatus::kDegraded);
+  EXPECT_TRUE(Contains(unreadable->message, missing)) << unreadable->message;
+  ASSERT_TRUE(config.env_file.has_value());
+  EXPECT_EQ(*config.env_file, missing);
+  EXPECT_EQ(config.app_dir, app.str());
+  // Nothing else names a URL, so the app's fallback applies.
+  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_TRUE(HasProblem(config, "database_url_missing"));
+}
+
+TEST(Config, UnreadableEnvFileStillLetsTheProcessEnvironmentWin) {
+  TempDir app;
+  const Config config = Load({"--app.env-file=" + (app / "absent.env").string()},
+                             {{"DATABASE_URL", kProcessUrl}}, "/");
+  EXPECT_TRUE(HasProblem(config, "env_file_unreadable"));
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+  EXPECT_FALSE(HasProblem(config, "database_url_missing"));
+}
+
+TEST(Config, EnvFileWithoutReadPermissionIsAProblem) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads files regardless of their permissions";
+  TempDir app;
+  const std::string env_file = app.Write(".env", std::string("DATABASE_URL=") + kEnvFileUrl + "\n");
+  fs::permissions(env_file, fs::perms::none);
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_TRUE(HasProblem(config, "env_file_unreadable"));
+  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+}
+
+TEST(Config, EnvFileThatIsADirectoryIsUnreadable) {
+  TempDir app;
+  fs::create_directories(app / "dot-env-dir");
+  const Config config = Load({"--app.env-file=" + (app / "dot-env-dir").string()}, {}, "/");
+  EXPECT_TRUE(HasProblem(config, "env_file_unreadable"));
+}
+
+TEST(Config, MalformedEnvFileLineIsAProblemAndTheRestIsStillRead) {
+  TempDir app;
+  const std::string env_file =
+      app.Write(".env", std::string("SECRET_KEY=dev\n=oops\nDATABASE_URL=") + kEnvFileUrl + "\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  const Problem* malformed = FindProblem(config, "env_file_malformed");
+  ASSERT_NE(malformed, nullptr);
+  EXPECT_EQ(malformed->severity, HealthStatus::kDegraded);
+  EXPECT_TRUE(Contains(malformed->message, "line 2")) << malformed->message;
+  ASSERT_FALSE(config.env_file_warnings.empty());
+  EXPECT_EQ(config.env_file_warnings.front().line, 2);
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
+  EXPECT_EQ(config.database_url.database, "from_env_file_url");
+}
+
+TEST(Config, WellFormedEnvFileHasNoWarnings) {
+  TempDir app;
+  const std::string env_file = app.Write(".env", std::string("DATABASE_URL=") + kEnvFileUrl + "\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_TRUE(config.env_file_warnings.empty());
+  EXPECT_TRUE(config.problems.empty());
+}
+
+TEST(Config, EmptyEnvFileFlagIsAUsageError) { ExpectOneLineUsageError({"--app.env-file="}); }
+
+// ---------------------------------------------------------- expected type --
+
+TEST(Config, FlaskEnvProductionInEnvFileExpectsPostgresql) {
+  TempDir app;
+  const std::string env_file =
+      app.Write(".env", "FLASK_ENV=production\nDATABASE_URL=sqlite:///caloria.db\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.expected_type_reason, "FLASK_ENV=production");
+  const Problem* unexpected = FindProblem(config, "database_type_unexpected");
+  ASSERT_NE(unexpected, nullptr);
+  EXPECT_EQ(unexpected->severity, HealthStatus::kUnhealthy);
+  EXPECT_TRUE(Contains(unexpected->message, "sqlite")) << unexpected->message;
+  EXPECT_TRUE(Contains(unexpected->message, "postgresql")) << unexpected->message;
+}
+
+TEST(Config, AppEnvProductionInProcessEnvironmentIsCaseInsensitive) {
+  const Config config =
+      Load({}, {{"APP_ENV", "PRODUCTION"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  const Problem* unexpected = FindProblem(config, "database_type_unexpected");
+  ASSERT_NE(unexpected, nullptr);
+  EXPECT_EQ(unexpected->severity, HealthStatus::kUnhealthy);
+}
+
+TEST(Config, AppEnvProductionInEnvFileExpectsPostgresql) {
+  TempDir app;
+  const std::string env_file =
+      app.Write(".env", "APP_ENV=Production\nDATABASE_URL=sqlite:///caloria.db\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_TRUE(HasProblem(config, "database_type_unexpected"));
+}
+
+TEST(Config, FlaskEnvProductionInProcessEnvironmentExpectsPostgresql) {
+  const Config config =
+      Load({}, {{"FLASK_ENV", "production"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_TRUE(HasProblem(config, "database_type_unexpected"));
+}
+
+TEST(Config, ProductionWithPostgresqlHasNoTypeProblem) {
+  const Config config = Load({}, {{"FLASK_ENV", "production"}, {"DATABASE_URL", kProcessUrl}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
+  EXPECT_TRUE(config.problems.empty());
+}
+
+TEST(Config, ProductionFallbackToSqliteIsUnhealthy) {
+  const Config config = Load({}, {{"FLASK_ENV", "production"}}, "/");
+  EXPECT_TRUE(HasProblem(config, "database_url_missing"));
+  const Problem* unexpected = FindProblem(config, "database_type_unexpected");
+  ASSERT_NE(unexpected, nullptr);
+  EXPECT_EQ(unexpected->severity, HealthStatus::kUnhealthy);
+}
+
+TEST(Config, ProcessFlaskEnvBeatsTheEnvFile) {
+  TempDir app;
+  const std::string env_file =
+      app.Write(".env", "FLASK_ENV=production\nDATABASE_URL=sqlite:///caloria.db\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {{"FLASK_ENV", "development"}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
+  EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
+}
+
+TEST(Config, NonProductionEnvironmentExpectsAnyType) {
+  const Config config =
+      Load({}, {{"FLASK_ENV", "development"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
+  EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
+}
+
+TEST(Config, ExpectedTypeFlagOverridesProduction) {
+  const Config config =
+      Load({"--database.expected-type=any"},
+           {{"FLASK_ENV", "production"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
+  EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
+}
+
+TEST(Config, ExpectedTypeFlagSqliteMakesPostgresqlUnexpected) {
+  const Config config =
+      Load({"--database.expected-type", "sqlite"}, {{"DATABASE_URL", kProcessUrl}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kSqlite);
+  const Problem* unexpected = FindProblem(config, "database_type_unexpected");
+  ASSERT_NE(unexpected, nullptr);
+  EXPECT_EQ(unexpected->severity, HealthStatus::kUnhealthy);
+}
+
+TEST(Config, ExpectedTypeFlagPostgresqlWithoutProductionEnvironment) {
+  const Config config =
+      Load({"--database.expected-type=postgresql"}, {{"DATABASE_URL", "sqlite://"}}, "/");
+  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_TRUE(HasProblem(config, "database_type_unexpected"));
+}
+
+TEST(Config, ExpectedTypeNamesAreTheFlagValues) {
+  EXPECT_STREQ(ExpectedTypeName(ExpectedType::kPostgresql), "postgresql");
+  EXPECT_STREQ(ExpectedTypeName(ExpectedType::kSqlite), "sqlite");
+  EXPECT_STREQ(ExpectedTypeName(ExpectedType::kAny), "any");
+}
+
+// ------------------------------------------------------------ URL problems --
+
+TEST(Config, PostgresSchemeIsADeprecationProblem) {
+  const Config config = Load({}, {{"DATABASE_URL", "postgres://u:pw@db:5432/caloria"}}, "/");
+  EXPECT_EQ(config.database_url.type, DatabaseType::kPostgresql);
+  const Problem* deprecated = FindProblem(config, "database_url_deprecated_scheme");
+  ASSERT_NE(deprecated, nullptr);
+  EXPECT_EQ(deprecated->severity, HealthStatus::kDegraded);
+  EXPECT_TRUE(Contains(deprecated->message, "postgresql://")) << deprecated->message;
+}
+
+TEST(Config, PostgresqlSchemeIsNotDeprecated) {
+  const Config config = Load({}, {{"DATABASE_URL", "postgresql+psycopg2://u:pw@db/caloria"}}, "/");
+  EXPECT_FALSE(HasProblem(config, "database_url_deprecated_scheme"));
+}
+
+TEST(Config, UnparsableDatabaseUrlIsAUsageErrorWithoutThePassword) {
+  const Env env{{"DATABASE_URL", "postgresql://u:TopSecretPw@h:abc/db"}};
+  const std::string message = UsageErrorFor({}, env);
+  EXPECT_FALSE(message.empty());
+  EXPECT_FALSE(Contains(message, "TopSecretPw")) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_TRUE(Contains(message, "the environment variable DATABASE_URL")) << message;
+}
+
+TEST(Config, UnparsableDatabaseUrlInEnvFileNamesTheFileButNotThePassword) {
+  TempDir app;
+  const std::string env_file =
+      app.Write(".env", "DATABASE_URL=postgresql://u:TopSecretPw@h:abc/db\n");
+  const std::string message = UsageErrorFor({"--app.env-file=" + env_file});
+  EXPECT_FALSE(Contains(message, "TopSecretPw")) << message;
+  EXPECT_TRUE(Contains(message, env_file)) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(Config, UnparsableUrlInUrlFileIsAUsageErrorWithoutThePassword) {
+  TempDir dir;
+  const std::string file = dir.Write("db.url", "mysql://u:TopSecretPw@h/db\n");
+  const std::string message = UsageErrorFor({"--database.url-file=" + file});
+  EXPECT_FALSE(Contains(message, "TopSecretPw")) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(Config, UnreadableUrlFileFlagIsAUsageError) {
+  TempDir dir;
+  const std::string missing = (dir / "absent.url").string();
+  const std::string message = UsageErrorFor({"--database.url-file=" + missing});
+  EXPECT_TRUE(Contains(message, missing)) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(Config, UnreadableDatabaseUrlFileVariableIsAUsageError) {
+  TempDir dir;
+  ExpectOneLineUsageError({}, {{"DATABASE_URL_FILE", (dir / "absent.url").string()}});
+}
+
+// ------------------------------------------------------------ usage errors --
+
+TEST(Config, UnknownFlagIsAUsageError) {
+  const std::string message = UsageErrorFor({"--web.listen-addr=:9841"});
+  EXPECT_TRUE(Contains(message, "web.listen-addr")) << message;
+  ExpectOneLineUsageError({"--nope"});
+}
+
+TEST(Config, PositionalArgumentIsAUsageError) { ExpectOneLineUsageError({"serve"}); }
+
+TEST(Config, FlagWithoutValueIsAUsageError) {
+  const std::string message = UsageErrorFor({"--log.level"});
+  EXPECT_TRUE(Contains(message, "log.level")) << message;
+  ExpectOneLineUsageError({"--collector.interval=15s", "--collector.timeout"});
+}
+
+TEST(Config, BadDurationIsAUsageError) {
+  ExpectOneLineUsageError({"--collector.interval=fast"});
+  ExpectOneLineUsageError({"--collector.interval=15"});
+  ExpectOneLineUsageError({"--collector.timeout=-5s"});
+  ExpectOneLineUsageError({"--collector.timeout="});
+}
+
+TEST(Config, ZeroDurationIsAUsageError) {
+  ExpectOneLineUsageError({"--collector.interval=0s"});
+  ExpectOneLineUsageError({"--collector.timeout=0s"});
+}
+
+TEST(Config, TimeoutLongerThanIntervalIsAUsageError) {
+  ExpectOneLineUsageError({"--collector.timeout=20s"});
+  ExpectOneLineUsageError({"--collector.interval=1s", "--collector.timeout=2s"});
+}
+
+TEST(Config, TimeoutEqualToIntervalIsAccepted) {
+  const Config config = Load({"--collector.interval=10s", "--collector.timeout=10s"}, {}, "/");
+  EXPECT_EQ(config.interval, std::chrono::seconds(10));
+  EXPECT_EQ(config.timeout, std::chrono::seconds(10));
+}
+
+TEST(Config, DurationsInPrometheusSyntax) {
+  const Config config = Load({"--collector.interval=1m30s", "--collector.timeout=500ms"}, {}, "/");
+  EXPECT_EQ(config.interval, std::chrono::seconds(90));
+  EXPECT_EQ(config.timeout, std::chrono::milliseconds(500));
+}
+
+TEST(Config, BadLogLevelIsAUsageError) { ExpectOneLineUsageError({"--log.level=verbose"}); }
+
+TEST(Config, BadLogFormatIsAUsageError) { ExpectOneLineUsageError({"--log.format=xml"}); }
+
+TEST(Config, LogFlagsAreRead) {
+  const Config config = Load({"--log.level=debug", "--log.format=json"}, {}, "/");
+  EXPECT_EQ(config.log_level, LogLevel::kDebug);
+  EXPECT_EQ(config.log_format, LogFormat::kJson);
+}
+
+TEST(Config, BadExpectedTypeIsAUsageError) {
+  ExpectOneLineUsageError({"--database.expected-type=mysql"});
+  ExpectOneLineUsageError({"--database.expected-type=PostgreSQL"});
+}
+
+TEST(Config, ListenAddressWithoutPortIsAUsageError) {
+  ExpectOneLineUsageError({"--web.listen-address=9841"});
+  ExpectOneLineUsageError({"--web.listen-address=localhost"});
+  ExpectOneLineUsageError({"--web.listen-address=localhost:"});
+}
+
+TEST(Config, ListenAddressWithPortOutOfRangeIsAUsageError) {
+  ExpectOneLineUsageError({"--web.listen-address=:0"});
+  ExpectOneLineUsageError({"--web.listen-address=:70000"});
+  ExpectOneLineUsageError({"--web.listen-address=127.0.0.1:70000"});
+  ExpectOneLineUsageError({"--web.listen-address=:http"});
+}
+
+TEST(Config, UnbracketedIpv6ListenAddressIsAUsageError) {
+  const std::string message = UsageErrorFor({"--web.listen-address=::1:9841"});
+  EXPECT_TRUE(Contains(message, "[::1]:9841")) << message;
+}
+
+TEST(Config, ListenAddressForms) {
+  const Config ipv6 = Load({"--web.listen-address=[::1]:9841"}, {}, "/");
+  EXPECT_EQ(ipv6.listen_address, "[::1]:9841");
+  EXPECT_EQ(ipv6.civetweb_listening_ports, "[::1]:9841");
+  const Config ipv4 = Load({"--web.listen-address", "127.0.0.1:9841"}, {}, "/");
+  EXPECT_EQ(ipv4.listen_address, "127.0.0.1:9841");
+  EXPECT_EQ(ipv4.civetweb_listening_ports, "127.0.0.1:9841");
+  const Config port_only = Load({"--web.listen-address=:19841"}, {}, "/");
+  EXPECT_EQ(port_only.civetweb_listening_ports, "19841");
+}
+
+TEST(Config, TelemetryPathMustStartWithSlash) {
+  ExpectOneLineUsageError({"--web.telemetry-path=metrics"});
+  ExpectOneLineUsageError({"--web.telemetry-path="});
+}
+
+TEST(Config, TelemetryPathMustNotBeUnderHealth) {
+  ExpectOneLineUsageError({"--web.telemetry-path=/health"});
+  ExpectOneLineUsageError({"--web.telemetry-path=/health/metrics"});
+}
+
+TEST(Config, TelemetryPathMustNotBeRoot) { ExpectOneLineUsageError({"--web.telemetry-path=/"}); }
+
+TEST(Config, TelemetryPathIsRead) {
+  const Config config = Load({"--web.telemetry-path", "/probe/metrics"}, {}, "/");
+  EXPECT_EQ(config.telemetry_path, "/probe/metrics");
+}
+
+TEST(Config, UsersQueryWithTwoStatementsIsAUsageError) {
+  ExpectOneLineUsageError({"--database.users-query=SELECT 1; SELECT 2"});
+  ExpectOneLineUsageError({"--database.users-query=SELECT count(*) FROM users; DROP TABLE users"});
+}
+
+TEST(Config, UsersQueryThatIsNotASelectIsAUsageError) {
+  ExpectOneLineUsageError({"--database.users-query=DELETE FROM users"});
+  ExpectOneLineUsageError({"--database.users-query=UPDATE users SET name = 'x'"});
+}
+
+TEST(Config, EmptyUsersQueryIsAUsageError) {
+  ExpectOneLineUsageError({"--database.users-query="});
+  ExpectOneLineUsageError({"--database.users-query=   "});
+  ExpectOneLineUsageError({"--database.users-query=;"});
+}
+
+TEST(Config, UsersQueryIsTrimmedOfBlanksAndTrailingSemicolons) {
+  const Config config =
+      Load({"--database.users-query", "  select count(*) from accounts ;  "}, {}, "/");
+  EXPECT_EQ(config.users_query, "select count(*) from accounts");
+}
+
+TEST(Config, UsersQueryMayStartWithWith) {
+  const Config config = Load(
+      {"--database.users-query=WITH u AS (SELECT id FROM users) SELECT count(*) FROM u"}, {}, "/");
+  EXPECT_EQ(config.users_query, "WITH u AS (SELECT id FROM users) SELECT count(*) FROM u");
+}
+
+// ------------------------------------------------------------- flag syntax --
+
+TEST(Config, FlagValueMayFollowAsTheNextArgument) {
+  TempDir dir;
+  const std::string file = dir.Write("db.url", std::string(kFlagFileUrl));
+  const Config config = Load({"--database.url-file", file, "--collector.interval", "30s",
+                              "--collector.timeout", "10s", "--log.level", "warn"},
+                             {}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kFlag);
+  EXPECT_EQ(config.interval, std::chrono::seconds(30));
+  EXPECT_EQ(config.timeout, std::chrono::seconds(10));
+  EXPECT_EQ(config.log_level, LogLevel::kWarn);
+}
+
+TEST(Config, FlagValueMayContainEqualsSigns) {
+  const Config config =
+      Load({"--database.users-query=SELECT count(*) FROM users WHERE active = 1"}, {}, "/");
+  EXPECT_EQ(config.users_query, "SELECT count(*) FROM users WHERE active = 1");
+}
+
+TEST(Config, LaterFlagWins) {
+  const Config config = Load({"--log.level=debug", "--log.level=error"}, {}, "/");
+  EXPECT_EQ(config.log_level, LogLevel::kError);
+}
+
+TEST(Config, HelpAndVersionAreRequests) {
+  EXPECT_EQ(LoadConfig({"--help"}, LookupIn({}), "/").kind, ConfigRequest::Kind::kHelp);
+  EXPECT_EQ(LoadConfig({"-h"}, LookupIn({}), "/").kind, ConfigRequest::Kind::kHelp);
+  EXPECT_EQ(LoadConfig({"--version"}, LookupIn({}), "/").kind, ConfigRequest::Kind::kVersion);
+}
+
+TEST(Config, HelpDoesNotReadTheDatabaseUrl) {
+  // A broken URL would be a usage error, but --help never gets that far.
+  const ConfigRequest request =
+      LoadConfig({"--log.level=debug", "--help"}, LookupIn({{"DATABASE_URL", "nonsense"}}), "/");
+  EXPECT_EQ(request.kind, ConfigRequest::Kind::kHelp);
+}
+
+TEST(Config, UsageTextListsEveryFlag) {
+  const std::string usage = UsageText();
+  for (const char* flag :
+       {"--web.listen-address", "--web.telemetry-path", "--app.env-file", "--database.url-file",
+        "--database.users-query", "--database.expected-type", "--database.sqlite-relative-to",
+        "--collector.interval", "--collector.timeout", "--log.level", "--log.format", "--help",
+        "--version", "DATABASE_URL_FILE"}) {
+    EXPECT_TRUE(Contains(usage, flag)) << flag;
+  }
+}
+
+TEST(Config, ConfigSourceNamesAreLabelValues) {
+  EXPECT_STREQ(ConfigSourceName(ConfigSource::kFlag), "flag");
+  EXPECT_STREQ(ConfigSourceName(ConfigSource::kEnvironment), "environment");
+  EXPECT_STREQ(ConfigSourceName(ConfigSource::kEnvFile), "env_file");
+  EXPECT_STREQ(ConfigSourceName(ConfigSource::kDefault), "default");
+}
+
+}  // namespace
+}  // namespace caloria

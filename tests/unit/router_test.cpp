@@ -1,0 +1,77 @@
+#include "exporter/router.h"
+
+#include <gtest/gtest.h>
+
+namespace caloria {
+namespace {
+
+Pages SamplePages() {
+  Pages pages;
+  pages.metrics = {200, "text/plain", "metrics"};
+  pages.health = {503, "application/json", "{\"status\":\"unhealthy\"}"};
+  pages.health_database = {503, "application/json", "db"};
+  pages.health_configuration = {200, "application/json", "config"};
+  pages.landing = {200, "text/html", "<html>"};
+  return pages;
+}
+
+TEST(Router, ServesEachPageAtItsPath) {
+  const Router router("/metrics");
+  const Pages pages = SamplePages();
+  EXPECT_EQ(router.Route({"GET", "/metrics"}, &pages).body, "metrics");
+  EXPECT_EQ(router.Route({"GET", "/health/database"}, &pages).body, "db");
+  EXPECT_EQ(router.Route({"GET", "/health/configuration"}, &pages).body, "config");
+  EXPECT_EQ(router.Route({"GET", "/"}, &pages).body, "<html>");
+}
+
+TEST(Router, KeepsThePagesStatusCode) {
+  const Router router("/metrics");
+  const Pages pages = SamplePages();
+  const auto response = router.Route({"GET", "/health"}, &pages);
+  EXPECT_EQ(response.status_code, 503);
+  EXPECT_EQ(response.content_type, "application/json");
+}
+
+TEST(Router, CustomTelemetryPathReplacesMetrics) {
+  const Router router("/custom");
+  const Pages pages = SamplePages();
+  EXPECT_EQ(router.Route({"GET", "/custom"}, &pages).body, "metrics");
+  EXPECT_EQ(router.Route({"GET", "/metrics"}, &pages).status_code, 404);
+}
+
+TEST(Router, UnknownPathIs404) {
+  const Router router("/metrics");
+  const Pages pages = SamplePages();
+  for (const char* path : {"/nope", "/health/", "/metrics/", "/health/databases", ""}) {
+    EXPECT_EQ(router.Route({"GET", path}, &pages).status_code, 404) << path;
+  }
+}
+
+TEST(Router, OtherMethodsAre405WithAllowHeader) {
+  const Router router("/metrics");
+  const Pages pages = SamplePages();
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+    const auto response = router.Route({method, "/health"}, &pages);
+    EXPECT_EQ(response.status_code, 405) << method;
+    ASSERT_EQ(response.headers.size(), 1u);
+    EXPECT_EQ(response.headers[0].first, "Allow");
+  }
+}
+
+TEST(Router, HeadSendsHeadersOnly) {
+  const Router router("/metrics");
+  const Pages pages = SamplePages();
+  const auto response = router.Route({"HEAD", "/metrics"}, &pages);
+  EXPECT_EQ(response.status_code, 200);
+  EXPECT_TRUE(response.head_only);
+  EXPECT_FALSE(router.Route({"GET", "/metrics"}, &pages).head_only);
+}
+
+TEST(Router, BeforeTheFirstPollEveryPageIs503) {
+  const Router router("/metrics");
+  EXPECT_EQ(router.Route({"GET", "/health"}, nullptr).status_code, 503);
+  EXPECT_EQ(router.Route({"GET", "/nope"}, nullptr).status_code, 404);
+}
+
+}  // namespace
+}  // namespace caloria
