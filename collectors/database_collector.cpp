@@ -49,16 +49,24 @@ std::optional<double> ParseUserCount(const std::string& text) {
   if (text.empty()) return std::nullopt;
   char* end = nullptr;
   const double value = std::strtod(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || !std::isfinite(value) || value < 0) return std::nullopt;
+  // A count is a whole number; "3.0" is how some drivers print a numeric
+  // SUM, but 3.5 users is not a count.
+  if (end != text.c_str() + text.size() || !std::isfinite(value) || value < 0 ||
+      std::floor(value) != value || std::isspace(static_cast<unsigned char>(text.front()))) {
+    return std::nullopt;
+  }
   return value;
 }
 
-DatabaseCollector::DatabaseCollector(DatabaseTarget target) : target_(std::move(target)) {}
+DatabaseCollector::DatabaseCollector(DatabaseTarget target,
+                                     std::shared_ptr<LiveUserCount> live_users)
+    : target_(std::move(target)), live_users_(std::move(live_users)) {}
 
 CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
   const Observation seen = target_.url.type == DatabaseType::kPostgresql
                                ? ObservePostgres(deadline)
                                : ObserveSqlite(deadline);
+  if (live_users_) live_users_->Set(seen.users);
   return Publish(seen);
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "collectors/collector.h"
+#include "collectors/live_user_count.h"
 #include "exporter/sqlalchemy_url.h"
 
 namespace caloria {
@@ -20,7 +22,10 @@ struct DatabaseTarget {
 // restarted app would hit. Then runs the users query, read-only.
 class DatabaseCollector : public Collector {
  public:
-  explicit DatabaseCollector(DatabaseTarget target);
+  // `live_users` (may be null) receives each poll's count for the backup
+  // collector.
+  explicit DatabaseCollector(DatabaseTarget target,
+                             std::shared_ptr<LiveUserCount> live_users = nullptr);
 
   std::string Name() const override { return "database"; }
   CollectorResult Collect(const Deadline& deadline) override;
@@ -39,6 +44,7 @@ class DatabaseCollector : public Collector {
   CollectorResult Publish(const Observation& seen) const;
 
   DatabaseTarget target_;
+  std::shared_ptr<LiveUserCount> live_users_;
   // Kept from the last successful connect, so caloria_database_info does not
   // change series while the database is down.
   std::string server_version_;

@@ -42,6 +42,18 @@ constexpr Flag kFlags[] = {
     {"collector.interval", "DURATION", "How often collectors run (default 15s)."},
     {"collector.timeout", "DURATION",
      "Deadline for each collector run, every database call included (default 5s)."},
+    {"backup.dir", "PATH", "Folder holding the backups (default /var/backups/caloria)."},
+    {"backup.pattern", "GLOB",
+     "Backup file names to consider, a shell glob (default \"caloria_*.sql.gz\"; e.g. "
+     "\"caloria_*.db\" for SQLite copies)."},
+    {"backup.max-age", "DURATION",
+     "Age beyond which the latest backup makes the backup check unhealthy (default 26h)."},
+    {"backup.retention", "DURATION",
+     "Backups older than this count as retention violations (default 7d)."},
+    {"backup.log", "PATH", "The backup script's log, to export its last success and error."},
+    {"backup.users-table", "NAME", "The users table counted inside backups (default users)."},
+    {"backup.verify-timeout", "DURATION",
+     "Deadline for verifying one backup file, in the background (default 10m)."},
     {"log.level", "LEVEL", "debug, info, warn or error (default info)."},
     {"log.format", "FORMAT", "logfmt or json (default logfmt)."},
 };
@@ -78,6 +90,12 @@ std::map<std::string, std::string> ParseFlags(const std::vector<std::string>& ar
       kind = ConfigRequest::Kind::kVersion;
       continue;
     }
+    // Collectors are switched as in node_exporter: --collector.NAME and
+    // --no-collector.NAME.
+    if (arg == "--collector.backup" || arg == "--no-collector.backup") {
+      flags["collector.backup"] = arg == "--collector.backup" ? "true" : "false";
+      continue;
+    }
     if (arg.rfind("--", 0) != 0) {
       throw ConfigError("unexpected argument '" + arg +
                         "': flags are written --name=value, see --help");
@@ -100,7 +118,11 @@ std::map<std::string, std::string> ParseFlags(const std::vector<std::string>& ar
   return flags;
 }
 
+// Regular files only: a directory opens and reads as empty on Linux, and
+// python-dotenv skips anything that is not a file.
 std::optional<std::string> ReadWholeFile(const std::string& path) {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) return std::nullopt;
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
   std::ostringstream contents;
@@ -179,7 +201,14 @@ struct Lookup {
     ConfigSource source;
   };
   std::optional<Found> Get(const std::string& name) const {
+    if (auto found = FromProcess(name)) return found;
+    return FromEnvFile(name);
+  }
+  std::optional<Found> FromProcess(const std::string& name) const {
     if (auto value = process_env(name)) return Found{*value, ConfigSource::kEnvironment};
+    return std::nullopt;
+  }
+  std::optional<Found> FromEnvFile(const std::string& name) const {
     if (auto it = env_file.values.find(name); it != env_file.values.end()) {
       return Found{it->second, ConfigSource::kEnvFile};
     }
@@ -239,22 +268,43 @@ void LoadEnvFile(Config& config, const std::string& path, const EnvLookup& proce
   }
 }
 
+struct UrlVariable {
+  std::string variable;  // DATABASE_URL or DATABASE_URL_FILE
+  std::string value;
+  ConfigSource source;
+};
+
+// Level by level: both variables in the process environment, then both in
+// the env file. An empty value counts as unset, as `os.getenv(...) or
+// default` in the app treats it.
+std::optional<UrlVariable> FindUrlVariable(const Lookup& lookup) {
+  for (const bool process : {true, false}) {
+    for (const char* variable : {"DATABASE_URL", "DATABASE_URL_FILE"}) {
+      const auto found = process ? lookup.FromProcess(variable) : lookup.FromEnvFile(variable);
+      if (found && !Trim(found->value).empty()) {
+        return UrlVariable{variable, found->value, found->source};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 void ResolveDatabaseUrl(Config& config, const std::map<std::string, std::string>& flags,
-                        const Lookup& lookup) {
+                        const Lookup& lookup, const std::string& current_dir) {
   std::string url;
   if (auto it = flags.find("database.url-file"); it != flags.end()) {
     config.url_source = ConfigSource::kFlag;
     config.url_origin = "--database.url-file";
-    url = ReadUrlFile(it->second, config.url_origin);
-  } else if (auto direct = lookup.Get("DATABASE_URL"); direct && !Trim(direct->value).empty()) {
-    config.url_source = direct->source;
-    config.url_origin = DescribeSource(direct->source, "DATABASE_URL", config.env_file);
-    url = direct->value;
-  } else if (auto file = lookup.Get("DATABASE_URL_FILE"); file && !file->value.empty()) {
-    config.url_source = file->source;
-    config.url_origin = DescribeSource(file->source, "DATABASE_URL_FILE", config.env_file);
-    const fs::path path = fs::path(config.app_dir) / file->value;
-    url = ReadUrlFile(path.string(), config.url_origin);
+    url = ReadUrlFile((fs::path(current_dir) / it->second).string(), config.url_origin);
+  } else if (auto found = FindUrlVariable(lookup)) {
+    config.url_source = found->source;
+    config.url_origin = DescribeSource(found->source, found->variable, config.env_file);
+    if (found->variable == "DATABASE_URL") {
+      url = found->value;
+    } else {
+      url = ReadUrlFile((fs::path(current_dir) / config.app_dir / found->value).string(),
+                        config.url_origin);
+    }
   } else {
     config.url_source = ConfigSource::kDefault;
     config.url_origin = "the app's default";
@@ -279,6 +329,30 @@ void ResolveDatabaseUrl(Config& config, const std::map<std::string, std::string>
          "DATABASE_URL starts with postgres://, which SQLAlchemy 1.4 and later refuse: write "
          "postgresql:// instead",
          HealthStatus::kDegraded});
+  }
+}
+
+void LoadBackupSettings(BackupSettings& backup, const std::map<std::string, std::string>& flags) {
+  if (auto it = flags.find("backup.dir"); it != flags.end()) {
+    if (it->second.empty()) throw ConfigError("--backup.dir is empty: give the backup folder");
+    backup.dir = it->second;
+  }
+  if (auto it = flags.find("backup.pattern"); it != flags.end()) {
+    if (it->second.empty() || it->second.find('/') != std::string::npos) {
+      throw ConfigError("--backup.pattern='" + it->second +
+                        "' must be a file name glob without /, e.g. caloria_*.sql.gz");
+    }
+    backup.pattern = it->second;
+  }
+  backup.max_age = ParseDurationFlag(flags, "backup.max-age", backup.max_age);
+  backup.retention = ParseDurationFlag(flags, "backup.retention", backup.retention);
+  backup.verify_timeout = ParseDurationFlag(flags, "backup.verify-timeout", backup.verify_timeout);
+  if (auto it = flags.find("backup.log"); it != flags.end() && !it->second.empty()) {
+    backup.log_path = it->second;
+  }
+  if (auto it = flags.find("backup.users-table"); it != flags.end()) {
+    if (it->second.empty()) throw ConfigError("--backup.users-table is empty: e.g. users");
+    backup.users_table = it->second;
   }
 }
 
@@ -417,6 +491,9 @@ ConfigRequest LoadConfig(const std::vector<std::string>& args, const EnvLookup& 
     }
   }
 
+  config.backup_collector_enabled = flag("collector.backup").value_or("true") == "true";
+  LoadBackupSettings(config.backup, flags);
+
   config.app_dir = current_dir;
   DotenvFile env_file;
   if (auto path = flag("app.env-file")) {
@@ -424,7 +501,7 @@ ConfigRequest LoadConfig(const std::vector<std::string>& args, const EnvLookup& 
     LoadEnvFile(config, *path, process_env, current_dir, env_file);
   }
   const Lookup lookup{process_env, env_file};
-  ResolveDatabaseUrl(config, flags, lookup);
+  ResolveDatabaseUrl(config, flags, lookup, current_dir);
   ResolveSqlitePath(config);
   ResolveExpectedType(config, flags, lookup);
   CheckExpectedType(config);
@@ -441,6 +518,8 @@ std::string UsageText() {
   for (const Flag& flag : kFlags) {
     out << "      --" << flag.name << "=" << flag.value_name << "\n          " << flag.help << "\n";
   }
+  out << "      --[no-]collector.backup\n          Enable the backup collector (default "
+         "enabled).\n";
   out << "\nEnvironment (also read from --app.env-file; the process environment wins):\n"
          "  DATABASE_URL       SQLAlchemy URL of the app's database.\n"
          "  DATABASE_URL_FILE  File holding DATABASE_URL (relative to the app's folder).\n"

@@ -31,6 +31,17 @@ const char* ExpectedTypeName(ExpectedType type);
 // app's instance/ folder, 2.x the app's folder.
 enum class SqliteRelativeTo { kInstance, kApp };
 
+// Where the backups are and what counts as good; see the --backup.* flags.
+struct BackupSettings {
+  std::string dir = "/var/backups/caloria";
+  std::string pattern = "caloria_*.sql.gz";
+  Duration max_age = std::chrono::hours(26);
+  Duration retention = std::chrono::hours(24 * 7);
+  std::optional<std::string> log_path;
+  std::string users_table = "users";
+  Duration verify_timeout = std::chrono::minutes(10);
+};
+
 // Everything the exporter needs, parsed and validated once at startup and
 // immutable afterwards. Holds the password only inside SqlalchemyUrl's Secret.
 struct Config {
@@ -54,6 +65,9 @@ struct Config {
 
   ExpectedType expected_type = ExpectedType::kAny;
   std::string expected_type_reason;  // e.g. "FLASK_ENV=production"
+
+  bool backup_collector_enabled = true;
+  BackupSettings backup;
 
   std::vector<Problem> problems;  // found at startup, exported while they last
   std::vector<DotenvWarning> env_file_warnings;

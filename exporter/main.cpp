@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 
+#include "collectors/backup_collector.h"
 #include "collectors/config_collector.h"
 #include "collectors/database_collector.h"
 #include "exporter/build_info.h"
@@ -48,6 +49,12 @@ void LogStartup(const Config& config, Logger& logger) {
                    {"users_query", config.users_query},
                    {"interval", FormatDuration(config.interval)},
                    {"timeout", FormatDuration(config.timeout)}};
+  if (config.backup_collector_enabled) {
+    fields.emplace_back("backup_dir", config.backup.dir);
+    fields.emplace_back("backup_pattern", config.backup.pattern);
+    fields.emplace_back("backup_max_age", FormatDuration(config.backup.max_age));
+    fields.emplace_back("backup_retention", FormatDuration(config.backup.retention));
+  }
   if (config.database_url.type == DatabaseType::kSqlite) {
     fields.emplace_back("sqlite_file",
                         config.database_url.IsSqliteMemory() ? ":memory:" : config.sqlite_path);
@@ -69,9 +76,14 @@ void LogStartup(const Config& config, Logger& logger) {
 }
 
 Pages RenderPages(const Snapshot& snapshot, const std::string& telemetry_path) {
-  return Pages{RenderMetricsPage(snapshot), RenderHealthPage(snapshot, kVersion),
-               RenderCheckPage(snapshot, "database"), RenderCheckPage(snapshot, "configuration"),
-               RenderLandingPage(snapshot, telemetry_path, kVersion)};
+  Pages pages;
+  pages.metrics = RenderMetricsPage(snapshot);
+  pages.health = RenderHealthPage(snapshot, kVersion);
+  for (const auto& check : snapshot.checks) {
+    pages.checks[check.name] = RenderCheckPage(snapshot, check.name);
+  }
+  pages.landing = RenderLandingPage(snapshot, telemetry_path, kVersion);
+  return pages;
 }
 
 int Run(const Config& config) {
@@ -87,10 +99,16 @@ int Run(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // Order matters: the backup collector compares against the users the
+  // database collector counted in the same poll.
+  auto live_users = std::make_shared<LiveUserCount>();
   CollectorList collectors;
   collectors.push_back(std::make_unique<ConfigCollector>(config));
   collectors.push_back(std::make_unique<DatabaseCollector>(
-      DatabaseTarget{config.database_url, config.sqlite_path, config.users_query}));
+      DatabaseTarget{config.database_url, config.sqlite_path, config.users_query}, live_users));
+  if (config.backup_collector_enabled) {
+    collectors.push_back(std::make_unique<BackupCollector>(config.backup, live_users));
+  }
 
   PageStore store;
   Poller poller(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 
 namespace caloria {
@@ -15,8 +16,7 @@ struct RenderedPage {
 struct Pages {
   RenderedPage metrics;
   RenderedPage health;
-  RenderedPage health_database;
-  RenderedPage health_configuration;
+  std::map<std::string, RenderedPage> checks;  // /health/<name>: database, backup, ...
   RenderedPage landing;
 };
 

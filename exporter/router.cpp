@@ -7,24 +7,28 @@ HttpResponse PlainText(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body), {}, false};
 }
 
-bool IsKnownPath(const std::string& path, const std::string& telemetry_path) {
-  return path == "/" || path == telemetry_path || path == "/health" || path == "/health/database" ||
-         path == "/health/configuration";
-}
+constexpr const char* kCheckPrefix = "/health/";
 
 }  // namespace
 
 const RenderedPage* Router::Find(const std::string& path, const Pages& pages) const {
   if (path == telemetry_path_) return &pages.metrics;
   if (path == "/health") return &pages.health;
-  if (path == "/health/database") return &pages.health_database;
-  if (path == "/health/configuration") return &pages.health_configuration;
   if (path == "/") return &pages.landing;
+  if (path.rfind(kCheckPrefix, 0) == 0) {
+    const auto check = pages.checks.find(path.substr(std::string(kCheckPrefix).size()));
+    if (check != pages.checks.end()) return &check->second;
+  }
   return nullptr;
 }
 
 HttpResponse Router::Route(const HttpRequest& request, const Pages* pages) const {
-  if (!IsKnownPath(request.path, telemetry_path_)) {
+  static const Pages kNoPages;
+  // Before the first poll only the fixed paths are known; a check page is
+  // known once the collector that owns it has reported.
+  const bool fixed = request.path == "/" || request.path == telemetry_path_ ||
+                     request.path == "/health";
+  if (!fixed && !Find(request.path, pages ? *pages : kNoPages)) {
     return PlainText(404, "404 page not found: see / for the pages this exporter serves\n");
   }
   if (request.method != "GET" && request.method != "HEAD") {

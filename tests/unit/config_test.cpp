@@ -9,12 +9,18 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace caloria {
+
+// Readable failure messages for the enums compared below (found by ADL).
+static void PrintTo(ConfigSource source, std::ostream* out) { *out << ConfigSourceName(source); }
+static void PrintTo(ExpectedType type, std::ostream* out) { *out << ExpectedTypeName(type); }
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -249,6 +255,31 @@ TEST(Config, EnvFileDatabaseUrlFileIsRelativeToTheEnvFilesFolder) {
   const Config config = Load({"--app.env-file=" + sources.env_file}, {}, sources.elsewhere.str());
   EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
   EXPECT_EQ(config.url_origin, "DATABASE_URL_FILE in the env file " + sources.env_file);
+  EXPECT_EQ(config.database_url.database, "from_env_file_url_file");
+}
+
+TEST(Config, RelativeProcessDatabaseUrlFileIsRelativeToTheCurrentDirectoryWithoutEnvFile) {
+  TempDir cwd;
+  cwd.Write("run/secrets/db.url", std::string(kProcessFileUrl) + "\n");
+  const Config config = Load({}, {{"DATABASE_URL_FILE", "run/secrets/db.url"}}, cwd.str());
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+  EXPECT_EQ(config.database_url.database, "from_process_url_file");
+}
+
+TEST(Config, EmptyDatabaseUrlInEnvFileCountsAsMissing) {
+  TempDir app;
+  const std::string env_file = app.Write(".env", "DATABASE_URL=\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_TRUE(HasProblem(config, "database_url_missing"));
+}
+
+TEST(Config, EmptyDatabaseUrlInEnvFileFallsThroughToDatabaseUrlFile) {
+  TempDir app;
+  app.Write("db.url", std::string(kEnvFileFileUrl) + "\n");
+  const std::string env_file = app.Write(".env", "DATABASE_URL=\nDATABASE_URL_FILE=db.url\n");
+  const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
+  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
   EXPECT_EQ(config.database_url.database, "from_env_file_url_file");
 }
 

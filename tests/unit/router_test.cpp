@@ -9,8 +9,8 @@ Pages SamplePages() {
   Pages pages;
   pages.metrics = {200, "text/plain", "metrics"};
   pages.health = {503, "application/json", "{\"status\":\"unhealthy\"}"};
-  pages.health_database = {503, "application/json", "db"};
-  pages.health_configuration = {200, "application/json", "config"};
+  pages.checks["database"] = {503, "application/json", "db"};
+  pages.checks["configuration"] = {200, "application/json", "config"};
   pages.landing = {200, "text/html", "<html>"};
   return pages;
 }
@@ -65,6 +65,14 @@ TEST(Router, HeadSendsHeadersOnly) {
   EXPECT_EQ(response.status_code, 200);
   EXPECT_TRUE(response.head_only);
   EXPECT_FALSE(router.Route({"GET", "/metrics"}, &pages).head_only);
+}
+
+TEST(Router, ServesOnlyTheChecksThatExist) {
+  const Router router("/metrics");
+  Pages pages = SamplePages();
+  EXPECT_EQ(router.Route({"GET", "/health/backup"}, &pages).status_code, 404);
+  pages.checks["backup"] = {200, "application/json", "backup"};
+  EXPECT_EQ(router.Route({"GET", "/health/backup"}, &pages).body, "backup");
 }
 
 TEST(Router, BeforeTheFirstPollEveryPageIs503) {
