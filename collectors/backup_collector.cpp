@@ -54,8 +54,7 @@ std::vector<BackupFile> ScanBackupDir(const std::string& dir, const std::string&
                                       const Deadline& deadline) {
   std::unique_ptr<DIR, DirCloser> handle(opendir(dir.c_str()));
   if (!handle) {
-    throw std::runtime_error("cannot read the backup folder " + dir + " (" +
-                             std::strerror(errno) +
+    throw std::runtime_error("cannot read the backup folder " + dir + " (" + std::strerror(errno) +
                              "): check --backup.dir and that the exporter's user may read it");
   }
   std::vector<BackupFile> files;
@@ -99,10 +98,10 @@ BackupJudgement JudgeBackup(const BackupFacts& facts) {
   }
   const double max_age = std::chrono::duration<double>(facts.max_age).count();
   if (facts.latest_age_seconds > max_age) {
-    flag(HealthStatus::kUnhealthy, "the latest backup is " + HumanAge(facts.latest_age_seconds) +
-                                       " old, more than --backup.max-age=" +
-                                       FormatDuration(facts.max_age) +
-                                       ": check the backup job and its log");
+    flag(HealthStatus::kUnhealthy,
+         "the latest backup is " + HumanAge(facts.latest_age_seconds) +
+             " old, more than --backup.max-age=" + FormatDuration(facts.max_age) +
+             ": check the backup job and its log");
   }
   if (facts.verification && !facts.verification->verified) {
     flag(HealthStatus::kUnhealthy, "the latest backup " + facts.latest->name +
@@ -117,8 +116,9 @@ BackupJudgement JudgeBackup(const BackupFacts& facts) {
   if (facts.verification && facts.verification->verified) {
     const auto users = facts.verification->users;
     if (!users) {
-      flag(HealthStatus::kDegraded, "the latest backup has no users table: check that pg_dump "
-                                    "dumps the app's database with its data");
+      flag(HealthStatus::kDegraded,
+           "the latest backup has no users table: check that pg_dump "
+           "dumps the app's database with its data");
     } else if (*users == 0 && (!facts.live_users || *facts.live_users > 0)) {
       flag(HealthStatus::kDegraded, "the latest backup holds no users");
     } else if (facts.live_users && *users < kUsersShareWarning * *facts.live_users) {
@@ -156,8 +156,8 @@ void BackupCollector::WorkerLoop() {
     lock.unlock();
     // A Deadline of its own: verification is allowed far longer than a poll
     // because nobody waits for it.
-    BackupVerification result =
-        VerifyBackupFile(key.path, settings_.users_table, Deadline::After(settings_.verify_timeout));
+    BackupVerification result = VerifyBackupFile(key.path, settings_.users_table,
+                                                 Deadline::After(settings_.verify_timeout));
     lock.lock();
     cache_.emplace_back(key, std::move(result));
     // Only the latest file's result is ever asked for again; a short list
@@ -191,10 +191,10 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
   } catch (const std::runtime_error& error) {
     facts.dir_error = error.what();
   }
-  result.families.push_back(SingleGauge(
-      "caloria_backup_directory_readable",
-      "Whether the backup folder (--backup.dir) could be read (1) or not (0).",
-      facts.dir_error ? 0 : 1));
+  result.families.push_back(
+      SingleGauge("caloria_backup_directory_readable",
+                  "Whether the backup folder (--backup.dir) could be read (1) or not (0).",
+                  facts.dir_error ? 0 : 1));
 
   const double retention_seconds = std::chrono::duration<double>(settings_.retention).count();
   double total_size = 0;
@@ -208,20 +208,20 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
                                           static_cast<double>(files.size())));
     result.families.push_back(SingleGauge("caloria_backup_total_size_bytes",
                                           "Total size of the backup files.", total_size));
-    result.families.push_back(SingleGauge(
-        "caloria_backup_retention_violations",
-        "Backup files older than --backup.retention: the cleanup step is not working.",
-        static_cast<double>(facts.retention_violations)));
+    result.families.push_back(
+        SingleGauge("caloria_backup_retention_violations",
+                    "Backup files older than --backup.retention: the cleanup step is not working.",
+                    static_cast<double>(facts.retention_violations)));
   }
   if (!files.empty()) {
     const BackupFile& latest = files.front();
     facts.latest = latest;
     facts.latest_age_seconds = now - static_cast<double>(latest.time);
     facts.verification = Verification(latest);
-    result.families.push_back(SingleGauge(
-        "caloria_backup_latest_timestamp_seconds",
-        "When the latest backup was made (the timestamp in its name, else its mtime).",
-        static_cast<double>(latest.time)));
+    result.families.push_back(
+        SingleGauge("caloria_backup_latest_timestamp_seconds",
+                    "When the latest backup was made (the timestamp in its name, else its mtime).",
+                    static_cast<double>(latest.time)));
     result.families.push_back(SingleGauge("caloria_backup_latest_size_bytes",
                                           "Size of the latest backup file.",
                                           static_cast<double>(latest.size)));
@@ -252,14 +252,14 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
   if (settings_.log_path) {
     log = SummarizeBackupLog(ReadLogTail(*settings_.log_path, log_error));
     if (log.last_success) {
-      result.families.push_back(SingleGauge(
-          "caloria_backup_log_last_success_timestamp_seconds",
-          "When the backup script last logged a success.", static_cast<double>(*log.last_success)));
+      result.families.push_back(SingleGauge("caloria_backup_log_last_success_timestamp_seconds",
+                                            "When the backup script last logged a success.",
+                                            static_cast<double>(*log.last_success)));
     }
     if (log.last_error) {
-      result.families.push_back(SingleGauge(
-          "caloria_backup_log_last_error_timestamp_seconds",
-          "When the backup script last logged an error.", static_cast<double>(*log.last_error)));
+      result.families.push_back(SingleGauge("caloria_backup_log_last_error_timestamp_seconds",
+                                            "When the backup script last logged an error.",
+                                            static_cast<double>(*log.last_error)));
     }
   }
 
@@ -281,7 +281,7 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
     details["size_bytes"] = latest.size;
     details["verified"] = facts.verification ? nlohmann::ordered_json(facts.verification->verified)
                                              : nlohmann::ordered_json(nullptr);
-    details["verification"] = !facts.verification          ? "pending"
+    details["verification"] = !facts.verification            ? "pending"
                               : facts.verification->verified ? "passed"
                                                              : "failed";
     details["users"] = facts.verification && facts.verification->users
@@ -294,15 +294,13 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
   if (settings_.log_path) {
     details["log"] = *settings_.log_path;
     details["log_last_success"] =
-        log.last_success
-            ? nlohmann::ordered_json(
-                  FormatIsoMicros(std::chrono::system_clock::from_time_t(*log.last_success)))
-            : nlohmann::ordered_json(nullptr);
-    details["log_last_error"] =
-        log.last_error
-            ? nlohmann::ordered_json(
-                  FormatIsoMicros(std::chrono::system_clock::from_time_t(*log.last_error)))
-            : nlohmann::ordered_json(nullptr);
+        log.last_success ? nlohmann::ordered_json(FormatIsoMicros(
+                               std::chrono::system_clock::from_time_t(*log.last_success)))
+                         : nlohmann::ordered_json(nullptr);
+    details["log_last_error"] = log.last_error
+                                    ? nlohmann::ordered_json(FormatIsoMicros(
+                                          std::chrono::system_clock::from_time_t(*log.last_error)))
+                                    : nlohmann::ordered_json(nullptr);
     if (log.last_error) details["log_last_error_message"] = log.last_error_message;
   }
   if (!judgement.reasons.empty()) details["problems"] = judgement.reasons;

@@ -43,8 +43,7 @@ std::optional<std::time_t> TimestampFromFileName(const std::string& name) {
        it != std::sregex_iterator(); ++it) {
     const std::smatch& m = *it;
     const auto number = [&](int group) { return m[group].matched ? std::stoi(m[group]) : 0; };
-    const auto time =
-        LocalTime(number(1), number(3), number(4), number(5), number(7), number(8));
+    const auto time = LocalTime(number(1), number(3), number(4), number(5), number(7), number(8));
     if (time) latest_in_name = time;
   }
   return latest_in_name;

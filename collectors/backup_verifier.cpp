@@ -103,7 +103,8 @@ BackupVerification VerifyGzipDump(const std::string& path, const std::string& us
   while (true) {
     if (deadline.Expired()) return TimedOut();
     stream.avail_in = static_cast<uInt>(std::fread(in.data(), 1, in.size(), file.get()));
-    if (std::ferror(file.get())) return Failed("read error in " + path + ": " + std::strerror(errno));
+    if (std::ferror(file.get()))
+      return Failed("read error in " + path + ": " + std::strerror(errno));
     if (stream.avail_in == 0) break;
     stream.next_in = in.data();
     // Inflate until this chunk is used up and zlib has no output pending.

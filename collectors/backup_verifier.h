@@ -11,11 +11,11 @@ namespace caloria {
 // What verifying one backup file found. Computed once per (path, size,
 // mtime): a 1 GB backup is read once, not at every poll.
 struct BackupVerification {
-  bool verified = false;             // the file passed every check below
-  std::string error;                 // why not, one line
-  std::optional<std::int64_t> users; // rows of the users table in the backup
+  bool verified = false;              // the file passed every check below
+  std::string error;                  // why not, one line
+  std::optional<std::int64_t> users;  // rows of the users table in the backup
   std::uint64_t uncompressed_bytes = 0;
-  bool timed_out = false;            // ran out of time: try again later, not corrupt
+  bool timed_out = false;  // ran out of time: try again later, not corrupt
 };
 
 // A gzipped plain-SQL pg_dump (*.sql.gz): streams the whole file through

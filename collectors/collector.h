@@ -1,9 +1,10 @@
 #pragma once
 
+#include <prometheus/metric_family.h>
+
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <prometheus/metric_family.h>
 #include <string>
 #include <vector>
 

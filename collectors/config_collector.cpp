@@ -22,8 +22,8 @@ ConfigCollector::ConfigCollector(const Config& config) {
   details["source"] = ConfigSourceName(config.url_source);
   details["url_origin"] = config.url_origin;
   details["url"] = config.database_url.Redacted();
-  details["env_file"] = config.env_file ? nlohmann::ordered_json(*config.env_file)
-                                        : nlohmann::ordered_json(nullptr);
+  details["env_file"] =
+      config.env_file ? nlohmann::ordered_json(*config.env_file) : nlohmann::ordered_json(nullptr);
   if (!config.sqlite_path.empty()) details["sqlite_path"] = config.sqlite_path;
   result_.checks.push_back(std::move(check));
 }

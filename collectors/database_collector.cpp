@@ -63,9 +63,8 @@ DatabaseCollector::DatabaseCollector(DatabaseTarget target,
     : target_(std::move(target)), live_users_(std::move(live_users)) {}
 
 CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
-  const Observation seen = target_.url.type == DatabaseType::kPostgresql
-                               ? ObservePostgres(deadline)
-                               : ObserveSqlite(deadline);
+  const Observation seen = target_.url.type == DatabaseType::kPostgresql ? ObservePostgres(deadline)
+                                                                         : ObserveSqlite(deadline);
   if (live_users_) live_users_->Set(seen.users);
   return Publish(seen);
 }
@@ -73,10 +72,9 @@ CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
 DatabaseCollector::Observation DatabaseCollector::ObservePostgres(const Deadline& deadline) {
   Observation seen;
   const auto start = Stopwatch::now();
-  auto connection =
-      PostgresConnection::Connect(target_.url, deadline,
-                                  std::max(deadline.Remaining(), std::chrono::milliseconds(1)),
-                                  seen.connect_error);
+  auto connection = PostgresConnection::Connect(
+      target_.url, deadline, std::max(deadline.Remaining(), std::chrono::milliseconds(1)),
+      seen.connect_error);
   if (!connection) return seen;
   seen.up = true;
   seen.connect_seconds = SecondsSince(start);
@@ -107,9 +105,9 @@ CollectorResult DatabaseCollector::Publish(const Observation& seen) const {
   const std::string type = DatabaseTypeName(target_.url.type);
   CollectorResult result;
   result.families.push_back(SingleGauge("caloria_database_up",
-                                         "Whether the last connection to the app's database "
-                                         "succeeded (1) or not (0).",
-                                         seen.up ? 1 : 0));
+                                        "Whether the last connection to the app's database "
+                                        "succeeded (1) or not (0).",
+                                        seen.up ? 1 : 0));
   result.families.push_back(SingleGauge(
       "caloria_database_info",
       "The app's database: its type and server version (SQLite: library version). Always 1.", 1,
@@ -131,9 +129,9 @@ CollectorResult DatabaseCollector::Publish(const Observation& seen) const {
 
   HealthCheck check;
   check.name = "database";
-  check.status = !seen.up            ? HealthStatus::kUnhealthy
-                 : !seen.users       ? HealthStatus::kDegraded
-                                     : HealthStatus::kHealthy;
+  check.status = !seen.up      ? HealthStatus::kUnhealthy
+                 : !seen.users ? HealthStatus::kDegraded
+                               : HealthStatus::kHealthy;
   auto& details = check.details;
   details["database"] = UpperCase(type);
   details["status"] = HealthStatusName(check.status);

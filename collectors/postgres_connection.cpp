@@ -74,8 +74,8 @@ std::vector<std::pair<std::string, std::string>> LibpqParams(
 }
 
 std::unique_ptr<PostgresConnection> PostgresConnection::Connect(
-    const SqlalchemyUrl& url, const Deadline& deadline,
-    std::chrono::milliseconds statement_timeout, std::string& error) {
+    const SqlalchemyUrl& url, const Deadline& deadline, std::chrono::milliseconds statement_timeout,
+    std::string& error) {
   const auto params = LibpqParams(url, statement_timeout);
   std::vector<const char*> keywords;
   std::vector<const char*> values;

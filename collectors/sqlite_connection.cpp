@@ -37,8 +37,8 @@ std::unique_ptr<SqliteConnection> SqliteConnection::Open(const std::string& path
                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   std::unique_ptr<sqlite3, Closer> db(raw);
   if (rc != SQLITE_OK) {
-    error = "cannot open the SQLite file " + path + " read-only: " +
-            (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc));
+    error = "cannot open the SQLite file " + path +
+            " read-only: " + (db ? sqlite3_errmsg(db.get()) : sqlite3_errstr(rc));
     return nullptr;
   }
   auto connection = std::make_unique<SqliteConnection>(std::move(db));

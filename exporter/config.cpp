@@ -103,7 +103,8 @@ std::map<std::string, std::string> ParseFlags(const std::vector<std::string>& ar
     const auto equals = arg.find('=');
     std::string name = arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
     if (!IsKnownFlag(name)) {
-      throw ConfigError("unknown flag --" + name + ": see --help for the flags this exporter takes");
+      throw ConfigError("unknown flag --" + name +
+                        ": see --help for the flags this exporter takes");
     }
     std::string value;
     if (equals != std::string::npos) {
@@ -131,8 +132,8 @@ std::optional<std::string> ReadWholeFile(const std::string& path) {
   return contents.str();
 }
 
-Duration ParseDurationFlag(const std::map<std::string, std::string>& flags,
-                           const std::string& name, Duration fallback) {
+Duration ParseDurationFlag(const std::map<std::string, std::string>& flags, const std::string& name,
+                           Duration fallback) {
   const auto it = flags.find(name);
   if (it == flags.end()) return fallback;
   const auto parsed = ParseDuration(it->second);
@@ -152,15 +153,16 @@ std::string ToCivetwebPorts(const std::string& address) {
   }
   const std::string host = address.substr(0, colon);
   const std::string port = address.substr(colon + 1);
-  const bool numeric = !port.empty() && port.size() <= 5 &&
-                       std::all_of(port.begin(), port.end(),
-                                   [](unsigned char c) { return std::isdigit(c); });
+  const bool numeric =
+      !port.empty() && port.size() <= 5 &&
+      std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); });
   if (!numeric || std::stoi(port) < 1 || std::stoi(port) > 65535) {
     throw ConfigError("--web.listen-address='" + address +
                       "' has an invalid port: use a number from 1 to 65535, e.g. :9841");
   }
   if (host.empty()) return port;
-  if (host.front() == '[' && host.back() == ']') return "[" + host.substr(1, host.size() - 2) + "]:" + port;
+  if (host.front() == '[' && host.back() == ']')
+    return "[" + host.substr(1, host.size() - 2) + "]:" + port;
   if (host.find(':') != std::string::npos) {
     throw ConfigError("--web.listen-address='" + address +
                       "': put an IPv6 address in brackets, e.g. [::1]:9841");
@@ -173,19 +175,23 @@ std::string ToCivetwebPorts(const std::string& address) {
 // protocol and sqlite3_prepare run anyway.
 std::string ValidateUsersQuery(const std::string& query) {
   std::string trimmed = Trim(query);
-  while (!trimmed.empty() && trimmed.back() == ';') trimmed = Trim(trimmed.substr(0, trimmed.size() - 1));
+  while (!trimmed.empty() && trimmed.back() == ';')
+    trimmed = Trim(trimmed.substr(0, trimmed.size() - 1));
   const std::string lowered = Lower(trimmed);
   if (trimmed.empty()) {
-    throw ConfigError("--database.users-query is empty: give a SELECT returning one number, e.g. "
-                      "SELECT count(*) FROM users");
+    throw ConfigError(
+        "--database.users-query is empty: give a SELECT returning one number, e.g. "
+        "SELECT count(*) FROM users");
   }
   if (trimmed.find(';') != std::string::npos) {
-    throw ConfigError("--database.users-query holds more than one statement: give a single "
-                      "SELECT returning one number");
+    throw ConfigError(
+        "--database.users-query holds more than one statement: give a single "
+        "SELECT returning one number");
   }
   if (lowered.rfind("select", 0) != 0 && lowered.rfind("with", 0) != 0) {
-    throw ConfigError("--database.users-query must be a read-only SELECT: write e.g. SELECT "
-                      "count(*) FROM users");
+    throw ConfigError(
+        "--database.users-query must be a read-only SELECT: write e.g. SELECT "
+        "count(*) FROM users");
   }
   return trimmed;
 }
@@ -259,12 +265,12 @@ void LoadEnvFile(Config& config, const std::string& path, const EnvLookup& proce
   config.env_file_warnings = env_file.warnings;
   if (!env_file.warnings.empty()) {
     const auto& first = env_file.warnings.front();
-    config.problems.push_back(
-        {"env_file_malformed",
-         "the env file " + absolute.string() + " has " + std::to_string(env_file.warnings.size()) +
-             " line(s) python-dotenv skips, first at line " + std::to_string(first.line) + ": " +
-             first.message,
-         HealthStatus::kDegraded});
+    config.problems.push_back({"env_file_malformed",
+                               "the env file " + absolute.string() + " has " +
+                                   std::to_string(env_file.warnings.size()) +
+                                   " line(s) python-dotenv skips, first at line " +
+                                   std::to_string(first.line) + ": " + first.message,
+                               HealthStatus::kDegraded});
   }
 }
 
@@ -403,8 +409,8 @@ void CheckExpectedType(Config& config) {
   const std::string actual = DatabaseTypeName(config.database_url.type);
   const std::string expected = ExpectedTypeName(config.expected_type);
   if (actual == expected) return;
-  std::string message = "the app's database is " + actual + " but " + expected +
-                        " is expected (" + config.expected_type_reason + ")";
+  std::string message = "the app's database is " + actual + " but " + expected + " is expected (" +
+                        config.expected_type_reason + ")";
   if (config.url_source == ConfigSource::kDefault) {
     message += ": the app has silently fallen back to SQLite because DATABASE_URL is missing";
   }
@@ -455,7 +461,8 @@ ConfigRequest LoadConfig(const std::vector<std::string>& args, const EnvLookup& 
   if (auto value = flag("web.listen-address")) config.listen_address = *value;
   config.civetweb_listening_ports = ToCivetwebPorts(config.listen_address);
   if (auto value = flag("web.telemetry-path")) {
-    if (value->empty() || value->front() != '/' || *value == "/" || value->rfind("/health", 0) == 0) {
+    if (value->empty() || value->front() != '/' || *value == "/" ||
+        value->rfind("/health", 0) == 0) {
       throw ConfigError("--web.telemetry-path='" + *value +
                         "' must start with / and not be / or under /health: e.g. /metrics");
     }
@@ -497,7 +504,8 @@ ConfigRequest LoadConfig(const std::vector<std::string>& args, const EnvLookup& 
   config.app_dir = current_dir;
   DotenvFile env_file;
   if (auto path = flag("app.env-file")) {
-    if (path->empty()) throw ConfigError("--app.env-file is empty: give the path of the app's .env");
+    if (path->empty())
+      throw ConfigError("--app.env-file is empty: give the path of the app's .env");
     LoadEnvFile(config, *path, process_env, current_dir, env_file);
   }
   const Lookup lookup{process_env, env_file};

@@ -23,7 +23,8 @@ struct CivetwebCallbacks {
     const HttpResponse response = Server(conn).handler_(request);
     mg_response_header_start(conn, response.status_code);
     mg_response_header_add(conn, "Content-Type", response.content_type.c_str(), -1);
-    mg_response_header_add(conn, "Content-Length", std::to_string(response.body.size()).c_str(), -1);
+    mg_response_header_add(conn, "Content-Length", std::to_string(response.body.size()).c_str(),
+                           -1);
     for (const auto& [name, value] : response.headers) {
       mg_response_header_add(conn, name.c_str(), value.c_str(), -1);
     }
@@ -53,11 +54,9 @@ HttpServer::HttpServer(const std::string& listening_ports, Handler handler, Logg
   callbacks.log_message = &CivetwebCallbacks::LogMessage;
   // Few threads: scrapes and probes only copy a pre-rendered page. The
   // request timeout keeps a slow client from holding one for long.
-  const char* options[] = {"listening_ports",   listening_ports.c_str(),
-                           "num_threads",       "8",
-                           "request_timeout_ms", "10000",
-                           "enable_keep_alive", "yes",
-                           nullptr};
+  const char* options[] = {
+      "listening_ports", listening_ports.c_str(), "num_threads", "8",    "request_timeout_ms",
+      "10000",           "enable_keep_alive",     "yes",         nullptr};
   mg_init_data init{&callbacks, this, options};
   std::array<char, 256> error_text{};
   unsigned error_code = 0;

@@ -162,8 +162,7 @@ int main(int argc, char** argv) {
       std::cout << UsageText();
       return EXIT_SUCCESS;
     case ConfigRequest::Kind::kVersion:
-      std::cout << "caloria_exporter, version " << kVersion << " (revision: " << kRevision
-                << ")\n";
+      std::cout << "caloria_exporter, version " << kVersion << " (revision: " << kRevision << ")\n";
       return EXIT_SUCCESS;
     case ConfigRequest::Kind::kRun:
       break;

@@ -26,8 +26,8 @@ HttpResponse Router::Route(const HttpRequest& request, const Pages* pages) const
   static const Pages kNoPages;
   // Before the first poll only the fixed paths are known; a check page is
   // known once the collector that owns it has reported.
-  const bool fixed = request.path == "/" || request.path == telemetry_path_ ||
-                     request.path == "/health";
+  const bool fixed =
+      request.path == "/" || request.path == telemetry_path_ || request.path == "/health";
   if (!fixed && !Find(request.path, pages ? *pages : kNoPages)) {
     return PlainText(404, "404 page not found: see / for the pages this exporter serves\n");
   }

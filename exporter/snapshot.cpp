@@ -57,7 +57,8 @@ void AddExporterFamilies(const std::vector<CollectorOutcome>& outcomes, const Bu
     const std::vector<prometheus::ClientMetric::Label> label{{"collector", outcome.run.collector}};
     AddGauge(success, outcome.run.success ? 1 : 0, label);
     AddGauge(duration, outcome.run.duration_seconds, label);
-    if (outcome.run.last_success_unix) AddGauge(last_success, *outcome.run.last_success_unix, label);
+    if (outcome.run.last_success_unix)
+      AddGauge(last_success, *outcome.run.last_success_unix, label);
   }
   families.push_back(std::move(success));
   families.push_back(std::move(duration));
@@ -98,7 +99,8 @@ Snapshot AssembleSnapshot(const std::vector<CollectorOutcome>& outcomes, const B
     if (check.name != "configuration") snapshot.checks.push_back(std::move(check));
   }
   snapshot.checks.push_back(ConfigurationCheck(reported, problems));
-  for (const auto& check : snapshot.checks) snapshot.status = std::max(snapshot.status, check.status);
+  for (const auto& check : snapshot.checks)
+    snapshot.status = std::max(snapshot.status, check.status);
   return snapshot;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 
-#include <optional>
 #include <prometheus/metric_family.h>
+
+#include <optional>
 #include <string>
 #include <vector>
 

@@ -10,8 +10,8 @@ TEST(MetricsPage, WritesTheTextExpositionFormat) {
   outcome.run.collector = "database";
   outcome.run.success = true;
   outcome.result.families.push_back(SingleGauge("caloria_database_users", "Users.", 3));
-  outcome.result.families.push_back(SingleGauge("caloria_database_info", "Info.", 1,
-                                                {{"server_version", "15.18"}, {"type", "postgresql"}}));
+  outcome.result.families.push_back(SingleGauge(
+      "caloria_database_info", "Info.", 1, {{"server_version", "15.18"}, {"type", "postgresql"}}));
   const auto page = RenderMetricsPage(AssembleSnapshot({outcome}, {"0.1.0", "r"}, {}));
   EXPECT_EQ(page.status_code, 200);
   EXPECT_EQ(page.content_type, "text/plain; version=0.0.4; charset=utf-8");
@@ -19,8 +19,9 @@ TEST(MetricsPage, WritesTheTextExpositionFormat) {
                            "# TYPE caloria_database_users gauge\n"
                            "caloria_database_users 3\n"),
             std::string::npos);
-  EXPECT_NE(page.body.find("caloria_database_info{server_version=\"15.18\",type=\"postgresql\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(
+      page.body.find("caloria_database_info{server_version=\"15.18\",type=\"postgresql\"} 1\n"),
+      std::string::npos);
   EXPECT_NE(page.body.find("caloria_exporter_collector_success{collector=\"database\"} 1\n"),
             std::string::npos);
 }

@@ -58,8 +58,8 @@ TEST(Snapshot, ProblemsFromAnyCollectorSetTheConfigurationStatus) {
   config.problems.push_back({"database_url_missing", "set it", HealthStatus::kDegraded});
   CollectorResult db;
   db.problems.push_back({"database_type_unexpected", "fix it", HealthStatus::kUnhealthy});
-  const Snapshot snapshot =
-      AssembleSnapshot({Outcome("config", true, config), Outcome("database", true, db)}, kBuild, {});
+  const Snapshot snapshot = AssembleSnapshot(
+      {Outcome("config", true, config), Outcome("database", true, db)}, kBuild, {});
   const HealthCheck* check = snapshot.FindCheck("configuration");
   ASSERT_NE(check, nullptr);
   EXPECT_EQ(check->status, HealthStatus::kUnhealthy);
