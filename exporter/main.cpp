@@ -15,6 +15,7 @@
 #include "collectors/backup_collector.h"
 #include "collectors/config_collector.h"
 #include "collectors/database_collector.h"
+#include "collectors/process_collector.h"
 #include "exporter/build_info.h"
 #include "exporter/config.h"
 #include "exporter/health_page.h"
@@ -109,6 +110,7 @@ int Run(const Config& config) {
   if (config.backup_collector_enabled) {
     collectors.push_back(std::make_unique<BackupCollector>(config.backup, live_users));
   }
+  collectors.push_back(std::make_unique<ProcessCollector>());
 
   PageStore store;
   Poller poller(

@@ -1,0 +1,108 @@
+#include "collectors/process_collector.h"
+
+#include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+namespace caloria {
+namespace {
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+double BootTime() {
+  std::istringstream stat(ReadSmallFile("/proc/stat"));
+  std::string key;
+  double value = 0;
+  while (stat >> key) {
+    if (key == "btime" && stat >> value) return value;
+    stat.ignore(1 << 16, '\n');
+  }
+  return 0;
+}
+
+double CountOpenFds(const std::string& proc_self) {
+  DIR* dir = opendir((proc_self + "/fd").c_str());
+  if (!dir) return -1;
+  double count = 0;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  closedir(dir);
+  return count - 1;  // the descriptor opendir itself holds
+}
+
+}  // namespace
+
+bool ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second,
+                   long page_size, ProcessStat& out) {
+  // The command name (field 2) may hold spaces and parentheses: the fields
+  // after it start behind the last ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos || ticks_per_second <= 0) return false;
+  std::istringstream rest(stat.substr(close + 1));
+  std::vector<std::string> fields;  // fields[0] is field 3 (state)
+  for (std::string field; rest >> field;) fields.push_back(field);
+  if (fields.size() < 22) return false;
+  try {
+    const double utime = std::stod(fields[11]);
+    const double stime = std::stod(fields[12]);
+    const double start_ticks = std::stod(fields[19]);
+    out.cpu_seconds = (utime + stime) / static_cast<double>(ticks_per_second);
+    out.start_time_seconds = boot_time + start_ticks / static_cast<double>(ticks_per_second);
+    out.virtual_memory_bytes = std::stod(fields[20]);
+    out.resident_memory_bytes = std::stod(fields[21]) * static_cast<double>(page_size);
+  } catch (const std::exception&) {
+    return false;
+  }
+  return true;
+}
+
+ProcessCollector::ProcessCollector(std::string proc_self) : proc_self_(std::move(proc_self)) {}
+
+CollectorResult ProcessCollector::Collect(const Deadline& /*deadline*/) {
+  CollectorResult result;
+  ProcessStat stat;
+  if (!ParseProcStat(ReadSmallFile(proc_self_ + "/stat"), BootTime(), sysconf(_SC_CLK_TCK),
+                     sysconf(_SC_PAGESIZE), stat)) {
+    result.error = "cannot read " + proc_self_ + "/stat";
+    return result;
+  }
+  prometheus::MetricFamily cpu;
+  cpu.name = "process_cpu_seconds_total";
+  cpu.help = "Total user and system CPU time spent in seconds.";
+  cpu.type = prometheus::MetricType::Counter;
+  cpu.metric.emplace_back();
+  cpu.metric.back().counter.value = stat.cpu_seconds;
+  result.families.push_back(std::move(cpu));
+  result.families.push_back(SingleGauge("process_start_time_seconds",
+                                        "Start time of the process since unix epoch in seconds.",
+                                        stat.start_time_seconds));
+  result.families.push_back(SingleGauge("process_virtual_memory_bytes",
+                                        "Virtual memory size in bytes.", stat.virtual_memory_bytes));
+  result.families.push_back(SingleGauge("process_resident_memory_bytes",
+                                        "Resident memory size in bytes.",
+                                        stat.resident_memory_bytes));
+  const double open_fds = CountOpenFds(proc_self_);
+  if (open_fds >= 0) {
+    result.families.push_back(
+        SingleGauge("process_open_fds", "Number of open file descriptors.", open_fds));
+  }
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    result.families.push_back(SingleGauge("process_max_fds",
+                                          "Maximum number of open file descriptors.",
+                                          static_cast<double>(limit.rlim_cur)));
+  }
+  return result;
+}
+
+}  // namespace caloria
