@@ -84,6 +84,7 @@ Pages RenderPages(const Snapshot& snapshot, const std::string& telemetry_path) {
     pages.checks[check.name] = RenderCheckPage(snapshot, check.name);
   }
   pages.landing = RenderLandingPage(snapshot, telemetry_path, kVersion);
+  pages.taken_at = snapshot.taken_at;
   return pages;
 }
 
@@ -119,7 +120,8 @@ int Run(const Config& config) {
       store, logger);
   poller.PollOnce();
 
-  const Router router(config.telemetry_path);
+  // Three missed polls, each allowed its full timeout, make the pages stale.
+  const Router router(config.telemetry_path, 3 * (config.interval + config.timeout));
   std::unique_ptr<HttpServer> server;
   try {
     server = std::make_unique<HttpServer>(

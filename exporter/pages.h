@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <string>
 
@@ -14,6 +15,7 @@ struct RenderedPage {
 
 // Every page the HTTP server serves, rendered from one snapshot.
 struct Pages {
+  std::chrono::system_clock::time_point taken_at;  // when the poll behind them ran
   RenderedPage metrics;
   RenderedPage health;
   std::map<std::string, RenderedPage> checks;  // /health/<name>: database, backup, ...

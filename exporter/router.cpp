@@ -22,7 +22,8 @@ const RenderedPage* Router::Find(const std::string& path, const Pages& pages) co
   return nullptr;
 }
 
-HttpResponse Router::Route(const HttpRequest& request, const Pages* pages) const {
+HttpResponse Router::Route(const HttpRequest& request, const Pages* pages,
+                           std::chrono::system_clock::time_point now) const {
   static const Pages kNoPages;
   // Before the first poll only the fixed paths are known; a check page is
   // known once the collector that owns it has reported.
@@ -39,6 +40,14 @@ HttpResponse Router::Route(const HttpRequest& request, const Pages* pages) const
   if (!pages) return PlainText(503, "503 the first collection has not finished yet\n");
   const RenderedPage* page = Find(request.path, *pages);
   HttpResponse response{page->status_code, page->content_type, page->body, {}, false};
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(now - pages->taken_at);
+  if (request.path.rfind("/health", 0) == 0 && age > stale_after_) {
+    response.status_code = 503;
+    response.content_type = "application/json";
+    response.body = "{\n  \"status\": \"unhealthy\",\n  \"error\": \"the last poll finished " +
+                    std::to_string(age.count()) +
+                    "s ago: the exporter's poller is stuck; see its log and restart it\"\n}\n";
+  }
   response.headers.emplace_back("Cache-Control", "no-store");
   response.head_only = request.method == "HEAD";
   return response;

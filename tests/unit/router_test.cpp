@@ -12,11 +12,12 @@ Pages SamplePages() {
   pages.checks["database"] = {503, "application/json", "db"};
   pages.checks["configuration"] = {200, "application/json", "config"};
   pages.landing = {200, "text/html", "<html>"};
+  pages.taken_at = std::chrono::system_clock::now();
   return pages;
 }
 
 TEST(Router, ServesEachPageAtItsPath) {
-  const Router router("/metrics");
+  const Router router("/metrics", std::chrono::seconds(60));
   const Pages pages = SamplePages();
   EXPECT_EQ(router.Route({"GET", "/metrics"}, &pages).body, "metrics");
   EXPECT_EQ(router.Route({"GET", "/health/database"}, &pages).body, "db");
@@ -25,7 +26,7 @@ TEST(Router, ServesEachPageAtItsPath) {
 }
 
 TEST(Router, KeepsThePagesStatusCode) {
-  const Router router("/metrics");
+  const Router router("/metrics", std::chrono::seconds(60));
   const Pages pages = SamplePages();
   const auto response = router.Route({"GET", "/health"}, &pages);
   EXPECT_EQ(response.status_code, 503);
@@ -33,14 +34,14 @@ TEST(Router, KeepsThePagesStatusCode) {
 }
 
 TEST(Router, CustomTelemetryPathReplacesMetrics) {
-  const Router router("/custom");
+  const Router router("/custom", std::chrono::seconds(60));
   const Pages pages = SamplePages();
   EXPECT_EQ(router.Route({"GET", "/custom"}, &pages).body, "metrics");
   EXPECT_EQ(router.Route({"GET", "/metrics"}, &pages).status_code, 404);
 }
 
 TEST(Router, UnknownPathIs404) {
-  const Router router("/metrics");
+  const Router router("/metrics", std::chrono::seconds(60));
   const Pages pages = SamplePages();
   for (const char* path : {"/nope", "/health/", "/metrics/", "/health/databases", ""}) {
     EXPECT_EQ(router.Route({"GET", path}, &pages).status_code, 404) << path;
@@ -48,7 +49,7 @@ TEST(Router, UnknownPathIs404) {
 }
 
 TEST(Router, OtherMethodsAre405WithAllowHeader) {
-  const Router router("/metrics");
+  const Router router("/metrics", std::chrono::seconds(60));
   const Pages pages = SamplePages();
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
     const auto response = router.Route({method, "/health"}, &pages);
@@ -59,7 +60,7 @@ TEST(Router, OtherMethodsAre405WithAllowHeader) {
 }
 
 TEST(Router, HeadSendsHeadersOnly) {
-  const Router router("/metrics");
+  const Router router("/metrics", std::chrono::seconds(60));
   const Pages pages = SamplePages();
   const auto response = router.Route({"HEAD", "/metrics"}, &pages);
   EXPECT_EQ(response.status_code, 200);
@@ -68,7 +69,7 @@ TEST(Router, HeadSendsHeadersOnly) {
 }
 
 TEST(Router, ServesOnlyTheChecksThatExist) {
-  const Router router("/metrics");
+  const Router router("/metrics", std::chrono::seconds(60));
   Pages pages = SamplePages();
   EXPECT_EQ(router.Route({"GET", "/health/backup"}, &pages).status_code, 404);
   pages.checks["backup"] = {200, "application/json", "backup"};
@@ -76,9 +77,30 @@ TEST(Router, ServesOnlyTheChecksThatExist) {
 }
 
 TEST(Router, BeforeTheFirstPollEveryPageIs503) {
-  const Router router("/metrics");
+  const Router router("/metrics", std::chrono::seconds(60));
   EXPECT_EQ(router.Route({"GET", "/health"}, nullptr).status_code, 503);
   EXPECT_EQ(router.Route({"GET", "/nope"}, nullptr).status_code, 404);
+}
+
+}  // namespace
+}  // namespace caloria
+
+namespace caloria {
+namespace {
+
+TEST(Router, StalePagesMakeHealthUnhealthyButKeepMetrics) {
+  const Router router("/metrics", std::chrono::seconds(60));
+  Pages pages = SamplePages();
+  pages.health = {200, "application/json", "{\"status\":\"healthy\"}"};
+  const auto later = pages.taken_at + std::chrono::seconds(61);
+  const auto health = router.Route({"GET", "/health"}, &pages, later);
+  EXPECT_EQ(health.status_code, 503);
+  EXPECT_NE(health.body.find("stuck"), std::string::npos);
+  EXPECT_EQ(router.Route({"GET", "/health/configuration"}, &pages, later).status_code, 503);
+  EXPECT_EQ(router.Route({"GET", "/metrics"}, &pages, later).status_code, 200);
+  EXPECT_EQ(router.Route({"GET", "/health"}, &pages, pages.taken_at + std::chrono::seconds(59))
+                .status_code,
+            200);
 }
 
 }  // namespace
