@@ -41,7 +41,8 @@ bool IsInlineSpace(char c) { return IsSpace(c) && c != '\n' && c != '\r'; }
 
 // Python's open() reads files with universal newlines, so python-dotenv only
 // ever sees "\n"; doing the same here keeps CR out of multi-line values.
-// The BOM is dropped as python-dotenv does (str.removeprefix("\ufeff")).
+// The BOM is dropped as python-dotenv's main branch does; 1.2.2 and older
+// would glue it to the first key.
 std::string Normalize(std::string_view text) {
   if (text.starts_with(kUtf8Bom)) text.remove_prefix(kUtf8Bom.size());
   std::string out;
@@ -106,8 +107,8 @@ std::string DecodeEscapes(std::string_view raw, Quoting quoting) {
 // python-dotenv's parse_unquoted_value(): the value runs to the end of the
 // line; a "#" preceded by whitespace starts a comment, a bare "#" does not.
 std::string TrimUnquotedValue(std::string_view part, bool preceded_by_space) {
-  // "KEY=  # note" is an empty value, not "# note": the space before "#" was
-  // already consumed together with the "=".
+  // "KEY=  # note" is an empty value (python-dotenv's main branch; 1.2.2 still
+  // yields "# note"): the space before "#" was consumed with the "=".
   if (preceded_by_space && part.starts_with('#')) return "";
   for (std::size_t i = 1; i < part.size(); ++i) {
     if (part[i] == '#' && IsSpace(part[i - 1])) {
@@ -144,6 +145,8 @@ class Parser {
     const std::size_t start = pos_;
     SkipMultilineSpace();
     Statement statement;
+    // python-dotenv reports the line where any preceding blank lines began;
+    // the line the entry itself starts on is what a user needs to find it.
     statement.line = line_;
     if (HasNext() && !ParseBinding(statement)) Recover(statement);
     // Defensive: every path above consumes input, but a parser that stops
@@ -296,8 +299,81 @@ bool IsEnvironmentName(std::string_view name) {
          name.find('\0') == std::string_view::npos;
 }
 
+// Finds the next of `chars` at or after a position that never decreases
+// between calls. Reusing the previous answer keeps reference scanning linear:
+// python-dotenv's regex rescans to the end of the value for every "${" that
+// fails to match, which is quadratic on hostile input such as "${${${...".
+class ForwardFinder {
+ public:
+  ForwardFinder(std::string_view text, std::string_view chars) : text_(text), chars_(chars) {}
+
+  std::size_t From(std::size_t pos) {
+    if (!searched_ || found_ < pos) {
+      found_ = text_.find_first_of(chars_, pos);
+      searched_ = true;
+    }
+    return found_;
+  }
+
+ private:
+  std::string_view text_;
+  std::string_view chars_;
+  // A flag rather than std::optional: GCC 12 at -O2 warns (wrongly) that an
+  // optional member may be used uninitialized, and -Werror makes that fatal.
+  bool searched_ = false;
+  std::size_t found_ = 0;  // npos once nothing is left
+};
+
+// One match of python-dotenv's \$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}
+struct Reference {
+  std::size_t begin = 0;
+  std::size_t end = 0;  // one past the closing brace
+  std::string_view name;
+  std::string_view fallback;
+};
+
+// Yields the references in a value left to right, like re.finditer.
+class ReferenceScanner {
+ public:
+  explicit ReferenceScanner(std::string_view text) : text_(text) {}
+
+  std::optional<Reference> Next() {
+    while (true) {
+      const std::size_t open = text_.find("${", cursor_);
+      if (open == std::string_view::npos) return std::nullopt;
+      if (std::optional<Reference> reference = MatchAt(open)) {
+        cursor_ = reference->end;
+        return reference;
+      }
+      cursor_ = open + 1;
+    }
+  }
+
+ private:
+  std::optional<Reference> MatchAt(std::size_t open) {
+    const std::size_t name_begin = open + 2;
+    const std::size_t name_end = name_end_.From(name_begin);
+    if (name_end == std::string_view::npos) return std::nullopt;
+    Reference reference{open, name_end + 1, text_.substr(name_begin, name_end - name_begin), {}};
+    if (text_[name_end] == '}') return reference;
+    // A ':' only introduces a default as ":-"; "${A:x}" is left as text.
+    if (text_.substr(name_end, 2) != ":-") return std::nullopt;
+    const std::size_t close = brace_.From(name_end + 2);
+    if (close == std::string_view::npos) return std::nullopt;
+    reference.end = close + 1;
+    reference.fallback = text_.substr(name_end + 2, close - name_end - 2);
+    return reference;
+  }
+
+  std::string_view text_;
+  std::size_t cursor_ = 0;
+  ForwardFinder name_end_{text_, "}:"};
+  ForwardFinder brace_{text_, "}"};
+};
+
 // Expands ${NAME} and ${NAME:-default} like python-dotenv with override=False:
 // the process environment wins over values defined earlier in the file.
+// Defaults are taken literally; python-dotenv does not expand them either.
 class Interpolator {
  public:
   explicit Interpolator(const EnvLookup& process_env) : process_env_(process_env) {}
@@ -311,43 +387,17 @@ class Interpolator {
   std::string Expand(std::string_view value) const {
     std::string out;
     std::size_t cursor = 0;
-    while (cursor < value.size()) {
-      const std::size_t open = value.find("${", cursor);
-      if (open == std::string_view::npos) break;
-      std::size_t end = 0;
-      if (std::optional<std::string> replacement = ExpandAt(value, open, end)) {
-        out.append(value.substr(cursor, open - cursor));
-        out.append(*replacement);
-        cursor = end;
-      } else {
-        out.append(value.substr(cursor, open + 1 - cursor));
-        cursor = open + 1;
-      }
+    ReferenceScanner scanner(value);
+    while (std::optional<Reference> reference = scanner.Next()) {
+      out.append(value.substr(cursor, reference->begin - cursor));
+      out.append(Resolve(std::string(reference->name), reference->fallback));
+      cursor = reference->end;
     }
     out.append(value.substr(cursor));
     return out;
   }
 
  private:
-  // Matches python-dotenv's \$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}
-  // at `open`; on success sets `end` past the closing brace.
-  std::optional<std::string> ExpandAt(std::string_view value, std::size_t open,
-                                      std::size_t& end) const {
-    const std::size_t name_begin = open + 2;
-    const std::size_t name_end = value.find_first_of("}:", name_begin);
-    if (name_end == std::string_view::npos) return std::nullopt;
-    const std::string name(value.substr(name_begin, name_end - name_begin));
-    if (value[name_end] == '}') {
-      end = name_end + 1;
-      return Resolve(name, "");
-    }
-    if (value.substr(name_end, 2) != ":-") return std::nullopt;
-    const std::size_t close = value.find('}', name_end + 2);
-    if (close == std::string_view::npos) return std::nullopt;
-    end = close + 1;
-    return Resolve(name, value.substr(name_end + 2, close - name_end - 2));
-  }
-
   std::string Resolve(const std::string& name, std::string_view fallback) const {
     if (process_env_ && IsEnvironmentName(name)) {
       if (std::optional<std::string> from_env = process_env_(name)) return *from_env;
