@@ -21,8 +21,9 @@ struct DotenvFile {
   std::vector<DotenvWarning> warnings;
 };
 
-// Looks up a variable that is not defined earlier in the file (python-dotenv
-// expands ${VAR} from the process environment first, then from the file).
+// Looks up a variable in the process environment. ${VAR} expansion asks it
+// first and falls back to values defined earlier in the file, as
+// python-dotenv's load_dotenv(override=False) does.
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 
 // Parses the text of an env file with python-dotenv (1.x) semantics.

@@ -53,10 +53,18 @@ def test_environment_beats_env_file(sources, start_exporter):
     reached(exp, "environment", "sqlite", ENVIRONMENT_USERS)
 
 
-def test_database_url_file_variable_is_an_environment_source(sources, start_exporter):
+def test_database_url_file_in_environment_beats_database_url_in_env_file(
+        sources, start_exporter):
+    """DATABASE_URL_FILE set in the process environment is a process-environment
+    source of the URL, so it wins over the env file's DATABASE_URL."""
     env_file = write_env(sources["app"], DATABASE_URL=sources["env_file_url"])
     exp = start_exporter(args=[f"--app.env-file={env_file}"],
                          env={"DATABASE_URL_FILE": str(sources["url_file"])})
+    reached(exp, "environment", "postgresql", PG_USERS)
+
+
+def test_database_url_file_variable_names_the_url_file(sources, start_exporter):
+    exp = start_exporter(env={"DATABASE_URL_FILE": str(sources["url_file"])})
     reached(exp, "environment", "postgresql", PG_USERS)
 
 

@@ -17,7 +17,7 @@ def one_line(stderr: str) -> str:
 
 
 def test_unparsable_database_url_in_environment_exits_2_with_one_line(tmp_path):
-    result = run_once(["--collector.interval=1s"], env={"DATABASE_URL": BAD_URL}, cwd=tmp_path)
+    result = run_once([], env={"DATABASE_URL": BAD_URL}, cwd=tmp_path)
     assert result.returncode == 2, (result.returncode, result.stderr)
     line = one_line(result.stderr)
     assert "DATABASE_URL" in line
