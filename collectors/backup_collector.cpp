@@ -103,7 +103,11 @@ BackupJudgement JudgeBackup(const BackupFacts& facts) {
              " old, more than --backup.max-age=" + FormatDuration(facts.max_age) +
              ": check the backup job and its log");
   }
-  if (facts.verification && !facts.verification->verified) {
+  if (facts.verification && facts.verification->timed_out) {
+    flag(HealthStatus::kDegraded, "verifying the latest backup " + facts.latest->name +
+                                      " did not finish within --backup.verify-timeout: raise it, "
+                                      "or check why reading the disk is so slow");
+  } else if (facts.verification && !facts.verification->verified) {
     flag(HealthStatus::kUnhealthy, "the latest backup " + facts.latest->name +
                                        " failed verification (" + facts.verification->error +
                                        "): run the backup again and check the disk");
@@ -153,12 +157,16 @@ void BackupCollector::WorkerLoop() {
     if (stopping_) return;
     const CacheKey key = *queued_;
     queued_.reset();
+    in_progress_ = key;
     lock.unlock();
     // A Deadline of its own: verification is allowed far longer than a poll
-    // because nobody waits for it.
-    BackupVerification result = VerifyBackupFile(key.path, settings_.users_table,
-                                                 Deadline::After(settings_.verify_timeout));
+    // because nobody waits for it; shutdown cancels it.
+    BackupVerification result =
+        VerifyBackupFile(key.path, settings_.users_table,
+                         Deadline::After(settings_.verify_timeout).CancelledBy(stopping_));
     lock.lock();
+    in_progress_.reset();
+    if (stopping_) return;
     cache_.emplace_back(key, std::move(result));
     // Only the latest file's result is ever asked for again; a short list
     // keeps the one before it in case the newest disappears.
@@ -172,7 +180,10 @@ std::optional<BackupVerification> BackupCollector::Verification(const BackupFile
   for (const auto& [cached_key, result] : cache_) {
     if (cached_key == key) return result;
   }
-  if (!queued_ || !(*queued_ == key)) {
+  // Queue it unless it is already queued or being read: a poll that comes
+  // during a long verification must not start a second one.
+  const bool running = in_progress_ && *in_progress_ == key;
+  if (!running && !(queued_ && *queued_ == key)) {
     queued_ = key;
     wake_.notify_one();
   }
@@ -233,7 +244,9 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
                                             "Size of the backup before the latest one.",
                                             static_cast<double>(files[1].size)));
     }
-    if (facts.verification) {
+    // A verification that ran out of time says nothing about the file: no
+    // sample, rather than a 0 that would read as corrupt.
+    if (facts.verification && !facts.verification->timed_out) {
       result.families.push_back(SingleGauge(
           "caloria_backup_latest_verified",
           "1 when the latest backup passed its integrity check, 0 when it failed; absent while "
@@ -279,11 +292,16 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
     details["created"] = FormatIsoMicros(std::chrono::system_clock::from_time_t(latest.time));
     details["age_seconds"] = static_cast<long long>(facts.latest_age_seconds);
     details["size_bytes"] = latest.size;
-    details["verified"] = facts.verification ? nlohmann::ordered_json(facts.verification->verified)
-                                             : nlohmann::ordered_json(nullptr);
-    details["verification"] = !facts.verification            ? "pending"
-                              : facts.verification->verified ? "passed"
-                                                             : "failed";
+    const bool known = facts.verification && !facts.verification->timed_out;
+    details["verified"] = known ? nlohmann::ordered_json(facts.verification->verified)
+                                : nlohmann::ordered_json(nullptr);
+    details["verification"] = !facts.verification             ? "pending"
+                              : facts.verification->timed_out ? "timed_out"
+                              : facts.verification->verified  ? "passed"
+                                                              : "failed";
+    if (facts.verification && !facts.verification->verified) {
+      details["verification_error"] = facts.verification->error;
+    }
     details["users"] = facts.verification && facts.verification->users
                            ? nlohmann::ordered_json(*facts.verification->users)
                            : nlohmann::ordered_json(nullptr);

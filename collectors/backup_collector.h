@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <ctime>
 #include <map>
@@ -57,9 +58,10 @@ class BackupCollector : public Collector {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::optional<CacheKey> queued_;
+  std::optional<CacheKey> queued_;       // next file to verify
+  std::optional<CacheKey> in_progress_;  // the file being verified now
   std::vector<std::pair<CacheKey, BackupVerification>> cache_;
-  bool stopping_ = false;
+  std::atomic<bool> stopping_{false};
   std::thread worker_;
 };
 
@@ -90,8 +92,9 @@ struct BackupJudgement {
 };
 
 // Unhealthy: no folder, no backup, too old, or corrupt. Degraded: retention
-// violated, a backup holding no users or fewer than half the live users.
-// A pending verification does not change the status by itself.
+// violated, a backup holding no users or fewer than half the live users,
+// a verification that ran out of time. A pending verification does not
+// change the status by itself.
 BackupJudgement JudgeBackup(const BackupFacts& facts);
 
 }  // namespace caloria

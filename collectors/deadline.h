@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 
 namespace caloria {
@@ -11,18 +12,28 @@ class Deadline {
  public:
   using Clock = std::chrono::steady_clock;
 
-  explicit Deadline(Clock::time_point at) : at_(at) {}
+  explicit Deadline(Clock::time_point at, const std::atomic<bool>* cancelled = nullptr)
+      : at_(at), cancelled_(cancelled) {}
   static Deadline After(Clock::duration budget) { return Deadline(Clock::now() + budget); }
 
-  bool Expired() const { return Clock::now() >= at_; }
+  // The same deadline, also expired as soon as *cancelled turns true: lets a
+  // long background job (verifying a 1 GB backup) stop at shutdown.
+  Deadline CancelledBy(const std::atomic<bool>& cancelled) const {
+    return Deadline(at_, &cancelled);
+  }
+
+  bool Expired() const {
+    return (cancelled_ && cancelled_->load(std::memory_order_relaxed)) || Clock::now() >= at_;
+  }
   std::chrono::milliseconds Remaining() const {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(at_ - Clock::now());
-    return left.count() > 0 ? left : std::chrono::milliseconds{0};
+    if (Expired()) return std::chrono::milliseconds{0};
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at_ - Clock::now());
   }
   Clock::time_point At() const { return at_; }
 
  private:
   Clock::time_point at_;
+  const std::atomic<bool>* cancelled_;
 };
 
 }  // namespace caloria

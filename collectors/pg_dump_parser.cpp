@@ -73,10 +73,12 @@ void PgDumpParser::Finish() {
 
 void PgDumpParser::Line(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  if (in_users_copy_) {
+  // Inside any COPY block every line is data, even one that looks like a
+  // comment or a statement: only "\\." ends it.
+  if (in_copy_) {
     if (line == "\\.") {
-      in_users_copy_ = false;
-    } else {
+      in_copy_ = false;
+    } else if (copy_is_users_) {
       ++rows_;
     }
     return;
@@ -86,9 +88,12 @@ void PgDumpParser::Line(std::string_view line) {
     if (line == kCompleteMarker) saw_complete_marker_ = true;
     return;
   }
-  if (StartsWith(line, kCopy) && NamesUsersTable(TableAfter(line, kCopy.size()))) {
-    saw_users_table_ = true;
-    in_users_copy_ = line.size() >= 12 && line.substr(line.size() - 12) == "FROM stdin;";
+  if (StartsWith(line, kCopy)) {
+    constexpr std::string_view kFromStdin = " FROM stdin;";
+    in_copy_ = line.size() >= kFromStdin.size() &&
+               line.substr(line.size() - kFromStdin.size()) == kFromStdin;
+    copy_is_users_ = NamesUsersTable(TableAfter(line, kCopy.size()));
+    if (copy_is_users_) saw_users_table_ = true;
     return;
   }
   if (StartsWith(line, kInsert) && NamesUsersTable(TableAfter(line, kInsert.size()))) {

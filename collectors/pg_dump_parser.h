@@ -36,7 +36,8 @@ class PgDumpParser {
   std::string partial_line_;
   bool saw_header_ = false;
   bool saw_complete_marker_ = false;
-  bool in_users_copy_ = false;
+  bool in_copy_ = false;        // inside a COPY ... FROM stdin; data block
+  bool copy_is_users_ = false;  // ... of the users table
   bool saw_users_table_ = false;
   std::int64_t rows_ = 0;
 };

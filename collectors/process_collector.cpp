@@ -42,8 +42,8 @@ double CountOpenFds(const std::string& proc_self) {
 
 }  // namespace
 
-bool ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second,
-                   long page_size, ProcessStat& out) {
+bool ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second, long page_size,
+                   ProcessStat& out) {
   // The command name (field 2) may hold spaces and parentheses: the fields
   // after it start behind the last ')'.
   const auto close = stat.rfind(')');
@@ -86,8 +86,8 @@ CollectorResult ProcessCollector::Collect(const Deadline& /*deadline*/) {
   result.families.push_back(SingleGauge("process_start_time_seconds",
                                         "Start time of the process since unix epoch in seconds.",
                                         stat.start_time_seconds));
-  result.families.push_back(SingleGauge("process_virtual_memory_bytes",
-                                        "Virtual memory size in bytes.", stat.virtual_memory_bytes));
+  result.families.push_back(SingleGauge(
+      "process_virtual_memory_bytes", "Virtual memory size in bytes.", stat.virtual_memory_bytes));
   result.families.push_back(SingleGauge("process_resident_memory_bytes",
                                         "Resident memory size in bytes.",
                                         stat.resident_memory_bytes));

@@ -30,7 +30,7 @@ struct ProcessStat {
 // Parses /proc/<pid>/stat. `boot_time` is btime from /proc/stat; ticks and
 // page size are sysconf(_SC_CLK_TCK) and sysconf(_SC_PAGESIZE). Returns
 // false for text it cannot read.
-bool ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second,
-                   long page_size, ProcessStat& out);
+bool ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second, long page_size,
+                   ProcessStat& out);
 
 }  // namespace caloria

@@ -188,7 +188,7 @@ class Exporter:
         self.args = list(args or [])
         if fast:
             self.args = FAST_FLAGS + self.args
-        if not any("collector.backup" in a for a in self.args):
+        if not any("collector.backup" in a or a.startswith("--backup.") for a in self.args):
             self.args = out_of_scope_flags() + self.args
         if listen:
             self.args.append(f"--web.listen-address=127.0.0.1:{self.port}")
