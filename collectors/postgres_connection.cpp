@@ -25,8 +25,10 @@ std::string OneLine(const std::string& message) {
 }
 
 // Never let a password reach an error message, even if libpq echoes it.
+// Passwords under four characters are left alone: replacing every "p" in a
+// message would garble it and, by where the stars land, give the password away.
 std::string Scrub(std::string message, const Secret& password) {
-  if (password.empty()) return message;
+  if (password.Reveal().size() < 4) return message;
   const std::string& secret = password.Reveal();
   for (auto pos = message.find(secret); pos != std::string::npos; pos = message.find(secret, pos)) {
     message.replace(pos, secret.size(), "***");
