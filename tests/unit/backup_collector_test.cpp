@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/unit/test_support.h"
+
 namespace caloria {
 
 // Statuses print by name in failure messages.
@@ -31,61 +33,16 @@ static void PrintTo(HealthStatus status, std::ostream* out) { *out << HealthStat
 
 namespace {
 
+using ::caloria::testing::ScopedTimeZone;
+
+using ::caloria::testing::TempDir;
+
 namespace fs = std::filesystem;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 // ---- helpers ------------------------------------------------------------------
-
-// A fresh directory under the system temp directory, removed with its
-// contents when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("caloria_backup_collector_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++) + "_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string Path() const { return path_.string(); }
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
-
-// Sets TZ for the lifetime of the object and restores it afterwards.
-class ScopedTimeZone {
- public:
-  explicit ScopedTimeZone(const char* zone) {
-    if (const char* previous = std::getenv("TZ")) previous_ = previous;
-    setenv("TZ", zone, 1);
-    tzset();
-  }
-  ~ScopedTimeZone() {
-    if (previous_) {
-      setenv("TZ", previous_->c_str(), 1);
-    } else {
-      unsetenv("TZ");
-    }
-    tzset();
-  }
-  ScopedTimeZone(const ScopedTimeZone&) = delete;
-  ScopedTimeZone& operator=(const ScopedTimeZone&) = delete;
-
- private:
-  std::optional<std::string> previous_;
-};
 
 Deadline Generous() { return Deadline::After(seconds(30)); }
 

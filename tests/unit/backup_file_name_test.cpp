@@ -7,32 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "tests/unit/test_support.h"
+
 namespace caloria {
 namespace {
 
-// Sets TZ for the lifetime of the object and restores the previous value
-// (or its absence) afterwards, so no test leaks its zone into another.
-class ScopedTimeZone {
- public:
-  explicit ScopedTimeZone(const char* zone) {
-    if (const char* previous = std::getenv("TZ")) previous_ = previous;
-    setenv("TZ", zone, 1);
-    tzset();
-  }
-  ~ScopedTimeZone() {
-    if (previous_) {
-      setenv("TZ", previous_->c_str(), 1);
-    } else {
-      unsetenv("TZ");
-    }
-    tzset();
-  }
-  ScopedTimeZone(const ScopedTimeZone&) = delete;
-  ScopedTimeZone& operator=(const ScopedTimeZone&) = delete;
-
- private:
-  std::optional<std::string> previous_;
-};
+using ::caloria::testing::ScopedTimeZone;
 
 // POSIX rule strings need no tzdata, so these zones work in any container.
 constexpr const char* kUtc = "UTC0";

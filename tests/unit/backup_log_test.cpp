@@ -7,32 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "tests/unit/test_support.h"
+
 namespace caloria {
 namespace {
 
-// Sets TZ for the lifetime of the object and restores the previous value
-// (or its absence) afterwards.
-class ScopedTimeZone {
- public:
-  explicit ScopedTimeZone(const char* zone) {
-    if (const char* previous = std::getenv("TZ")) previous_ = previous;
-    setenv("TZ", zone, 1);
-    tzset();
-  }
-  ~ScopedTimeZone() {
-    if (previous_) {
-      setenv("TZ", previous_->c_str(), 1);
-    } else {
-      unsetenv("TZ");
-    }
-    tzset();
-  }
-  ScopedTimeZone(const ScopedTimeZone&) = delete;
-  ScopedTimeZone& operator=(const ScopedTimeZone&) = delete;
-
- private:
-  std::optional<std::string> previous_;
-};
+using ::caloria::testing::ScopedTimeZone;
 
 constexpr const char* kUtc = "UTC0";
 constexpr const char* kBerlin = "CET-1CEST,M3.5.0,M10.5.0/3";  // no tzdata needed

@@ -16,35 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/test_support.h"
+
 namespace caloria {
 namespace {
 
+using ::caloria::testing::TempDir;
+
 namespace fs = std::filesystem;
-
-// A fresh directory under the system temp directory, removed with its
-// contents when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("caloria_backup_verifier_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++) + "_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 Deadline Generous() { return Deadline::After(std::chrono::minutes(1)); }
 

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/test_support.h"
+
 namespace caloria {
 
 // Readable failure messages for the enums compared below (found by ADL).
@@ -36,33 +38,15 @@ EnvLookup LookupIn(Env env) {
   };
 }
 
-// A fresh directory under the system temp directory, removed with its
-// contents when the test ends.
-class TempDir {
+// The shared scratch directory, plus what these tests do with it.
+class TempDir : public ::caloria::testing::TempDir {
  public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ =
-        fs::temp_directory_path() / ("caloria_config_test_" + std::to_string(::getpid()) + "_" +
-                                     std::to_string(counter++) + "_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ignored);
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const fs::path& path() const { return path_; }
-  std::string str() const { return path_.string(); }
-  fs::path operator/(const std::string& name) const { return path_ / name; }
+  std::string str() const { return Path(); }
+  fs::path operator/(const std::string& name) const { return path() / name; }
 
   // Writes a file below this directory (creating folders) and returns its path.
   std::string Write(const std::string& relative, const std::string& contents) const {
-    const fs::path file = path_ / relative;
+    const fs::path file = path() / relative;
     fs::create_directories(file.parent_path());
     std::ofstream out(file, std::ios::binary);
     out << contents;
@@ -70,9 +54,6 @@ class TempDir {
     EXPECT_TRUE(out) << "cannot write " << file;
     return file.string();
   }
-
- private:
-  fs::path path_;
 };
 
 Config Load(const Args& args, const Env& env, const std::string& current_dir) {

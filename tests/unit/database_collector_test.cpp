@@ -18,8 +18,12 @@
 #include <utility>
 #include <vector>
 
+#include "tests/unit/test_support.h"
+
 namespace caloria {
 namespace {
+
+using ::caloria::testing::TempDir;
 
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
@@ -31,31 +35,6 @@ constexpr milliseconds kShortDeadline{300};
 constexpr milliseconds kReturnBound{2000};
 
 constexpr const char* kUsersQuery = "SELECT count(*) FROM users";
-
-// A fresh directory under the system temp directory, removed with its
-// contents when the test ends.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("caloria_database_collector_test_" + std::to_string(::getpid()) + "_" +
-             std::to_string(counter++) + "_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string File(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  fs::path path_;
-};
 
 // An open read-write SQLite handle for setting up (and locking) test files.
 class SqliteHandle {
