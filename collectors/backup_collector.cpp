@@ -167,7 +167,7 @@ void BackupCollector::WorkerLoop() {
     lock.lock();
     in_progress_.reset();
     if (stopping_) return;
-    cache_.emplace_back(key, std::move(result));
+    cache_.push_back({key, std::move(result), std::chrono::steady_clock::now()});
     // Only the latest file's result is ever asked for again; a short list
     // keeps the one before it in case the newest disappears.
     if (cache_.size() > 4) cache_.erase(cache_.begin());
@@ -177,8 +177,13 @@ void BackupCollector::WorkerLoop() {
 std::optional<BackupVerification> BackupCollector::Verification(const BackupFile& file) {
   const CacheKey key{file.path, file.size, file.mtime};
   std::lock_guard<std::mutex> lock(mutex_);
-  for (const auto& [cached_key, result] : cache_) {
-    if (cached_key == key) return result;
+  for (auto it = cache_.begin(); it != cache_.end(); ++it) {
+    if (!(it->key == key)) continue;
+    const bool retry = it->result.timed_out && std::chrono::steady_clock::now() - it->finished >=
+                                                   settings_.retry_timed_out_after;
+    if (!retry) return it->result;
+    cache_.erase(it);
+    break;
   }
   // Queue it unless it is already queued or being read: a poll that comes
   // during a long verification must not start a second one.

@@ -60,7 +60,12 @@ class BackupCollector : public Collector {
   std::condition_variable wake_;
   std::optional<CacheKey> queued_;       // next file to verify
   std::optional<CacheKey> in_progress_;  // the file being verified now
-  std::vector<std::pair<CacheKey, BackupVerification>> cache_;
+  struct CachedVerification {
+    CacheKey key;
+    BackupVerification result;
+    std::chrono::steady_clock::time_point finished;
+  };
+  std::vector<CachedVerification> cache_;
   std::atomic<bool> stopping_{false};
   std::thread worker_;
 };

@@ -40,6 +40,10 @@ struct BackupSettings {
   std::optional<std::string> log_path;
   std::string users_table = "users";
   Duration verify_timeout = std::chrono::minutes(10);
+  // A verification that ran out of time is tried again after this long (the
+  // disk may have been busy), not at every poll: each try may read for
+  // verify_timeout. Not a flag; tests shorten it.
+  Duration retry_timed_out_after = std::chrono::hours(1);
 };
 
 // Everything the exporter needs, parsed and validated once at startup and

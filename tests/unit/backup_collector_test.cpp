@@ -714,6 +714,48 @@ TEST(BackupCollector, FileIsReadOnceEvenWhenPollsArriveDuringItsVerification) {
       << "the backup was verified again although it did not change";
 }
 
+bool TimedOut(const CollectorResult& result) {
+  for (const auto& check : result.checks) {
+    if (check.name == "backup") return check.details.value("verification", "") == "timed_out";
+  }
+  return false;
+}
+
+// Polls a while and returns how often the file was opened meanwhile.
+int OpensWhilePolling(BackupCollector& collector, OpenCounter& opens) {
+  const int before = opens.Count();
+  for (int i = 0; i < 10; ++i) {
+    collector.Collect(Generous());
+    std::this_thread::sleep_for(milliseconds(30));
+  }
+  return opens.Count() - before;
+}
+
+TEST(BackupCollector, TimedOutVerificationIsRetriedOnlyAfterItsBackoff) {
+  TempDir dir;
+  const std::string path = dir.File(NameFor("caloria_", seconds(60), ".sql.gz"));
+  WriteFile(path, Gzip(SyntheticDump(5)));
+  OpenCounter opens(path);
+  if (!opens.ok()) GTEST_SKIP() << "inotify is not available";
+
+  BackupSettings settings = SettingsFor(dir);
+  settings.verify_timeout = milliseconds(0);  // every verification times out
+  {
+    BackupCollector collector(settings, nullptr);
+    ASSERT_TRUE(TimedOut(CollectUntil(collector, TimedOut)));
+    EXPECT_EQ(OpensWhilePolling(collector, opens), 0)
+        << "a timed-out verification was retried at every poll";
+  }
+  // With no backoff, polls keep queueing it: more opens than one try takes.
+  const int before = opens.Count();
+  ASSERT_TRUE(VerifyBackupFile(path, "users", Deadline::After(milliseconds(0))).timed_out);
+  const int opens_per_try = opens.Count() - before;
+  settings.retry_timed_out_after = milliseconds(0);
+  BackupCollector collector(settings, nullptr);
+  EXPECT_GT(OpensWhilePolling(collector, opens), opens_per_try)
+      << "a timed-out verification was never tried again";
+}
+
 TEST(BackupCollector, DestroyingWhileVerifyingReturns) {
   TempDir dir;
   WriteFile(dir.File(NameFor("caloria_", seconds(60), ".sql.gz")), Gzip(SyntheticDump(50000)));
