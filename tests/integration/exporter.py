@@ -44,28 +44,14 @@ def binary_path() -> Path:
     return REPO_ROOT / "build" / "caloria_exporter"
 
 
-_OPTIONAL_FLAGS: list[str] | None = None
-
-
 def out_of_scope_flags() -> list[str]:
-    """Flags that switch off collectors this suite does not cover.
+    """Flags that switch off collectors a test does not cover.
 
-    The backup collector (newer than this suite's contract) is enabled by
-    default and reports unhealthy on any machine without /var/backups/caloria,
-    which would make every /health answer 503. The suite checks the database
-    and configuration checks only, so it turns the backup collector off when
-    the binary has the flag (asked once, through --help)."""
-    global _OPTIONAL_FLAGS
-    if _OPTIONAL_FLAGS is None:
-        _OPTIONAL_FLAGS = []
-        try:
-            result = subprocess.run([str(binary_path()), "--help"], capture_output=True,
-                                    text=True, timeout=10, stdin=subprocess.DEVNULL)
-            if "collector.backup" in result.stdout + result.stderr:
-                _OPTIONAL_FLAGS.append("--no-collector.backup")
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    return list(_OPTIONAL_FLAGS)
+    The backup collector is enabled by default and reports unhealthy on any
+    machine without /var/backups/caloria, which would make every /health
+    answer 503; tests of the database and configuration checks turn it off.
+    Backup tests name --collector.backup explicitly and keep it."""
+    return ["--no-collector.backup"]
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
