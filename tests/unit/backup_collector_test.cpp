@@ -35,6 +35,7 @@ namespace {
 
 using ::caloria::testing::ScopedTimeZone;
 
+using ::caloria::testing::Gzip;
 using ::caloria::testing::TempDir;
 
 namespace fs = std::filesystem;
@@ -73,23 +74,6 @@ std::string SyntheticDump(int users, bool complete = true) {
   text += "\\.\n\n";
   if (complete) text += "--\n-- PostgreSQL database dump complete\n--\n\n";
   return text;
-}
-
-std::string Gzip(const std::string& text) {
-  z_stream stream{};
-  if (deflateInit2(&stream, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&stream, text.size()) + 64, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&stream, Z_FINISH);
-  deflateEnd(&stream);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate did not finish");
-  out.resize(stream.total_out);
-  return out;
 }
 
 void WriteSqliteBackup(const std::string& path, int users) {

@@ -21,6 +21,7 @@
 namespace caloria {
 namespace {
 
+using ::caloria::testing::Gzip;
 using ::caloria::testing::TempDir;
 
 namespace fs = std::filesystem;
@@ -52,24 +53,6 @@ std::string SyntheticDump(int users, bool complete = true, const std::string& ta
   text += "\\.\n\n";
   if (complete) text += "--\n-- PostgreSQL database dump complete\n--\n\n";
   return text;
-}
-
-// `text` as one gzip member, in memory.
-std::string Gzip(const std::string& text, int level = 6) {
-  z_stream stream{};
-  if (deflateInit2(&stream, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    throw std::runtime_error("deflateInit2 failed");
-  }
-  std::string out(deflateBound(&stream, text.size()) + 64, '\0');
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
-  stream.avail_in = static_cast<uInt>(text.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  const int rc = deflate(&stream, Z_FINISH);
-  deflateEnd(&stream);
-  if (rc != Z_STREAM_END) throw std::runtime_error("deflate did not finish");
-  out.resize(stream.total_out);
-  return out;
 }
 
 void WriteFile(const std::string& path, const std::string& bytes) {

@@ -4,6 +4,7 @@
 // that are both put back the way they were when the test ends.
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 namespace caloria::testing {
@@ -68,5 +70,23 @@ class ScopedTimeZone {
  private:
   std::optional<std::string> previous_;
 };
+
+// Compresses `text` into one gzip member, as `gzip` and pg_dump | gzip do.
+inline std::string Gzip(const std::string& text, int level = 6) {
+  z_stream stream{};
+  if (deflateInit2(&stream, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    throw std::runtime_error("deflateInit2 failed");
+  }
+  std::string out(deflateBound(&stream, text.size()) + 64, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
+  stream.avail_in = static_cast<uInt>(text.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  const int rc = deflate(&stream, Z_FINISH);
+  deflateEnd(&stream);
+  if (rc != Z_STREAM_END) throw std::runtime_error("deflate did not finish");
+  out.resize(stream.total_out);
+  return out;
+}
 
 }  // namespace caloria::testing
