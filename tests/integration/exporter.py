@@ -20,6 +20,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from waiting import poll_until
 from postgres import APP_PASSWORD, APP_PASSWORD_ENCODED, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -285,22 +286,10 @@ class Exporter:
     def wait_for(self, what: str, predicate, timeout: float, interval: float = 0.1):
         """Polls predicate() until it returns a truthy value; fails after timeout
         with the last value seen. Exceptions inside predicate count as 'not yet'."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while True:
-            try:
-                value = predicate()
-                if value:
-                    return value
-                last = value
-            except (OSError, ValueError, KeyError, ExporterError) as e:
-                last = e
-            if time.monotonic() >= deadline:
-                raise ExporterError(
-                    f"timed out after {timeout}s waiting for {what}; last: {last!r}\n"
-                    f"exporter stderr (tail):\n{self.logs()[-3000:]}"
-                )
-            time.sleep(interval)
+        return poll_until(
+            what, predicate, timeout, interval,
+            diagnostics=lambda: f"exporter stderr (tail):\n{self.logs()[-3000:]}",
+            error=ExporterError, not_yet=(OSError, ValueError, KeyError, ExporterError))
 
     def wait_metric(self, name: str, value: float | None = None, timeout: float = 5,
                     path: str = "/metrics", **labels: str) -> Metrics:

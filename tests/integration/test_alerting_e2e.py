@@ -48,6 +48,7 @@ import pytest
 
 from exporter import REPO_ROOT
 from postgres import APP_DATABASE, APP_PASSWORD, APP_USER, free_port
+from waiting import poll_until
 
 RULES = REPO_ROOT / "alerts" / "caloria.rules.yml"
 BACKUP_SCRIPT = REPO_ROOT / "scripts" / "caloria-backup"
@@ -85,21 +86,8 @@ def wait_until(what: str, predicate, timeout: float = WAIT, interval: float = 0.
                diagnostics=lambda: ""):
     """Polls predicate() until truthy; fails after timeout with the last value
     (or exception) seen and whatever diagnostics() returns."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-            last = value
-        except (OSError, ValueError, KeyError) as e:
-            last = e
-        if time.monotonic() >= deadline:
-            raise AssertionError(
-                f"timed out after {timeout}s waiting for {what}; last: {last!r}\n{diagnostics()}"
-            )
-        time.sleep(interval)
+    return poll_until(what, predicate, timeout, interval, diagnostics=diagnostics,
+                      not_yet=(OSError, ValueError, KeyError))
 
 
 def http_json(url: str, timeout: float = 3):

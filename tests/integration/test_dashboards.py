@@ -36,6 +36,7 @@ import pytest
 
 import exporter as exporter_mod
 from postgres import free_port
+from waiting import poll_until
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = REPO_ROOT / "dashboards"
@@ -115,21 +116,8 @@ def http_get_json(url: str, timeout: float = HTTP_TIMEOUT):
 
 
 def wait_until(what: str, predicate, timeout: float, interval: float = 0.25, logs=None):
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-            last = value
-        except (OSError, ValueError, KeyError, AssertionError) as e:
-            last = e
-        if time.monotonic() >= deadline:
-            detail = f"\n{logs()}" if logs else ""
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
-                                 f"last: {last!r}{detail}")
-        time.sleep(interval)
+    return poll_until(what, predicate, timeout, interval,
+                      diagnostics=logs or (lambda: ""))
 
 
 # ---- Prometheus -----------------------------------------------------------------------
