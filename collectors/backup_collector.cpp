@@ -12,6 +12,7 @@
 
 #include "collectors/backup_file_name.h"
 #include "collectors/backup_log.h"
+#include "collectors/unique_handles.h"
 #include "exporter/clock.h"
 
 namespace caloria {
@@ -23,10 +24,6 @@ constexpr std::streamoff kLogTailBytes = 1024 * 1024;
 
 // Below this share of the live users, a backup has lost data.
 constexpr double kUsersShareWarning = 0.5;
-
-struct DirCloser {
-  void operator()(DIR* dir) const { closedir(dir); }
-};
 
 std::string ReadLogTail(const std::string& path, std::string& error) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -52,7 +49,7 @@ std::string HumanAge(double seconds) {
 
 std::vector<BackupFile> ScanBackupDir(const std::string& dir, const std::string& pattern,
                                       const Deadline& deadline) {
-  std::unique_ptr<DIR, DirCloser> handle(opendir(dir.c_str()));
+  UniqueDir handle(opendir(dir.c_str()));
   if (!handle) {
     throw std::runtime_error("cannot read the backup folder " + dir + " (" + std::strerror(errno) +
                              "): check --backup.dir and that the exporter's user may read it");

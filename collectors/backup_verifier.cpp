@@ -10,16 +10,12 @@
 
 #include "collectors/pg_dump_parser.h"
 #include "collectors/sqlite_connection.h"
+#include "collectors/unique_handles.h"
 
 namespace caloria {
 namespace {
 
 constexpr std::size_t kChunk = 256 * 1024;
-
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-using File = std::unique_ptr<std::FILE, FileCloser>;
 
 // Owns a zlib inflate stream; inflateEnd on destruction.
 class Inflater {
@@ -75,7 +71,7 @@ BackupVerification JudgeDump(const PgDumpParser& parser, std::uint64_t bytes) {
 enum class Kind { kGzip, kSqlite, kText, kUnreadable };
 
 Kind Sniff(const std::string& path) {
-  File file(std::fopen(path.c_str(), "rb"));
+  UniqueFile file(std::fopen(path.c_str(), "rb"));
   if (!file) return Kind::kUnreadable;
   std::array<unsigned char, 16> head{};
   const std::size_t got = std::fread(head.data(), 1, head.size(), file.get());
@@ -88,7 +84,7 @@ Kind Sniff(const std::string& path) {
 
 BackupVerification VerifyGzipDump(const std::string& path, const std::string& users_table,
                                   const Deadline& deadline) {
-  File file(std::fopen(path.c_str(), "rb"));
+  UniqueFile file(std::fopen(path.c_str(), "rb"));
   if (!file) return Failed("cannot open " + path + ": " + std::strerror(errno));
   Inflater inflater;
   if (!inflater.ok()) return Failed("zlib could not start");
@@ -173,7 +169,7 @@ BackupVerification VerifyBackupFile(const std::string& path, const std::string& 
     case Kind::kText:
       break;
   }
-  File file(std::fopen(path.c_str(), "rb"));
+  UniqueFile file(std::fopen(path.c_str(), "rb"));
   if (!file) return Failed("cannot open " + path + ": " + std::strerror(errno));
   PgDumpParser parser(users_table);
   std::vector<char> buffer(kChunk);

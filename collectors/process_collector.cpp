@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <vector>
+
+#include "collectors/unique_handles.h"
 
 namespace caloria {
 namespace {
@@ -30,13 +33,12 @@ double BootTime() {
 }
 
 double CountOpenFds(const std::string& proc_self) {
-  DIR* dir = opendir((proc_self + "/fd").c_str());
+  UniqueDir dir(opendir((proc_self + "/fd").c_str()));
   if (!dir) return -1;
   double count = 0;
-  while (const dirent* entry = readdir(dir)) {
+  while (const dirent* entry = readdir(dir.get())) {
     if (entry->d_name[0] != '.') ++count;
   }
-  closedir(dir);
   return count - 1;  // the descriptor opendir itself holds
 }
 
