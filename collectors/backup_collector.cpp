@@ -133,8 +133,11 @@ BackupJudgement JudgeBackup(const BackupFacts& facts) {
 }
 
 BackupCollector::BackupCollector(BackupSettings settings,
-                                 std::shared_ptr<const LiveUserCount> live_users)
-    : settings_(std::move(settings)), live_users_(std::move(live_users)) {
+                                 std::shared_ptr<const LiveUserCount> live_users,
+                                 std::function<void()> on_verified)
+    : settings_(std::move(settings)),
+      live_users_(std::move(live_users)),
+      on_verified_(std::move(on_verified)) {
   worker_ = std::thread([this] { WorkerLoop(); });
 }
 
@@ -168,6 +171,11 @@ void BackupCollector::WorkerLoop() {
     // Only the latest file's result is ever asked for again; a short list
     // keeps the one before it in case the newest disappears.
     if (cache_.size() > 4) cache_.erase(cache_.begin());
+    if (on_verified_) {
+      lock.unlock();
+      on_verified_();
+      lock.lock();
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,11 @@ struct BackupFile {
 // "pending". Each file is verified once, keyed by (path, size, mtime).
 class BackupCollector : public Collector {
  public:
-  BackupCollector(BackupSettings settings, std::shared_ptr<const LiveUserCount> live_users);
+  // `on_verified` (may be empty) is called from the worker thread when a
+  // verification has finished, so the result need not wait for the next
+  // poll: the exporter passes Poller::RequestPoll.
+  BackupCollector(BackupSettings settings, std::shared_ptr<const LiveUserCount> live_users,
+                  std::function<void()> on_verified = {});
   ~BackupCollector() override;
 
   std::string Name() const override { return "backup"; }
@@ -55,6 +60,7 @@ class BackupCollector : public Collector {
 
   BackupSettings settings_;
   std::shared_ptr<const LiveUserCount> live_users_;
+  std::function<void()> on_verified_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -101,23 +101,22 @@ int Run(const Config& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  PageStore store;
+  Poller poller(
+      config.interval, config.timeout, BuildInfo{kVersion, kRevision},
+      [&config](const Snapshot& snapshot) { return RenderPages(snapshot, config.telemetry_path); },
+      store, logger);
   // Order matters: the backup collector compares against the users the
   // database collector counted in the same poll.
   auto live_users = std::make_shared<LiveUserCount>();
-  CollectorList collectors;
-  collectors.push_back(std::make_unique<ConfigCollector>(config));
-  collectors.push_back(std::make_unique<DatabaseCollector>(
+  poller.Add(std::make_unique<ConfigCollector>(config));
+  poller.Add(std::make_unique<DatabaseCollector>(
       DatabaseTarget{config.database_url, config.sqlite_path, config.users_query}, live_users));
   if (config.backup_collector_enabled) {
-    collectors.push_back(std::make_unique<BackupCollector>(config.backup, live_users));
+    poller.Add(std::make_unique<BackupCollector>(config.backup, live_users,
+                                                 [&poller] { poller.RequestPoll(); }));
   }
-  collectors.push_back(std::make_unique<ProcessCollector>());
-
-  PageStore store;
-  Poller poller(
-      std::move(collectors), config.interval, config.timeout, BuildInfo{kVersion, kRevision},
-      [&config](const Snapshot& snapshot) { return RenderPages(snapshot, config.telemetry_path); },
-      store, logger);
+  poller.Add(std::make_unique<ProcessCollector>());
   poller.PollOnce();
 
   // Three missed polls, each allowed its full timeout, make the pages stale.

@@ -6,17 +6,31 @@
 
 namespace caloria {
 
-Poller::Poller(CollectorList collectors, Duration interval, Duration timeout, BuildInfo build,
-               Renderer render, PageStore& store, Logger& logger)
-    : collectors_(std::move(collectors)),
-      interval_(interval),
+Poller::Poller(Duration interval, Duration timeout, BuildInfo build, Renderer render,
+               PageStore& store, Logger& logger)
+    : interval_(interval),
       timeout_(timeout),
       build_(std::move(build)),
       render_(std::move(render)),
       store_(store),
       logger_(logger) {}
 
-Poller::~Poller() { Stop(); }
+Poller::~Poller() {
+  Stop();
+  collectors_.clear();
+}
+
+void Poller::Add(std::unique_ptr<Collector> collector) {
+  collectors_.push_back(std::move(collector));
+}
+
+void Poller::RequestPoll() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    poll_requested_ = true;
+  }
+  wake_.notify_all();
+}
 
 CollectorOutcome Poller::RunCollector(Collector& collector) {
   CollectorOutcome outcome;
@@ -71,10 +85,16 @@ void Poller::Start() {
   thread_ = std::thread([this] {
     auto next = std::chrono::steady_clock::now() + interval_;
     std::unique_lock<std::mutex> lock(mutex_);
-    while (!wake_.wait_until(lock, next, [this] { return stopping_; })) {
+    while (true) {
+      wake_.wait_until(lock, next, [this] { return stopping_ || poll_requested_; });
+      if (stopping_) break;
+      const bool requested = poll_requested_;
+      poll_requested_ = false;
       lock.unlock();
       PollOnce();
       lock.lock();
+      // A requested poll does not move the schedule.
+      if (requested && std::chrono::steady_clock::now() < next) continue;
       // Fixed-rate schedule; after an overrun, start again from now rather
       // than running back to back to catch up.
       next += interval_;

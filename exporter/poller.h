@@ -23,15 +23,24 @@ class Poller {
  public:
   using Renderer = std::function<Pages(const Snapshot&)>;
 
-  Poller(CollectorList collectors, Duration interval, Duration timeout, BuildInfo build,
-         Renderer render, PageStore& store, Logger& logger);
-  ~Poller();  // stops and joins the thread
+  Poller(Duration interval, Duration timeout, BuildInfo build, Renderer render, PageStore& store,
+         Logger& logger);
+  // Stops and joins the thread, then destroys the collectors while the
+  // poller is still whole: a collector's own thread may call RequestPoll().
+  ~Poller();
+
+  // Adds a collector; only before PollOnce() or Start().
+  void Add(std::unique_ptr<Collector> collector);
 
   // One poll on the caller's thread; the exporter runs it before it listens,
   // so the first scrape already sees data.
   void PollOnce();
   void Start();
   void Stop();
+  // Asks for a poll now rather than at the next tick, e.g. when a
+  // collector's background work (a backup verification) has finished.
+  // Safe from any thread.
+  void RequestPoll();
 
  private:
   CollectorOutcome RunCollector(Collector& collector);
@@ -49,6 +58,7 @@ class Poller {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool poll_requested_ = false;
   std::thread thread_;
 };
 

@@ -33,9 +33,9 @@ class Router {
       : telemetry_path_(std::move(telemetry_path)), stale_after_(stale_after) {}
 
   // `pages` is null until the first poll has finished.
-  HttpResponse Route(const HttpRequest& request, const Pages* pages,
-                     std::chrono::system_clock::time_point now =
-                         std::chrono::system_clock::now()) const;
+  HttpResponse Route(
+      const HttpRequest& request, const Pages* pages,
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
 
  private:
   const RenderedPage* Find(const std::string& path, const Pages& pages) const;

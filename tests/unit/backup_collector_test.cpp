@@ -740,6 +740,21 @@ TEST(BackupCollector, TimedOutVerificationIsRetriedOnlyAfterItsBackoff) {
       << "a timed-out verification was never tried again";
 }
 
+TEST(BackupCollector, TellsWhenAVerificationHasFinished) {
+  TempDir dir;
+  WriteFile(dir.File(NameFor("caloria_", seconds(60), ".sql.gz")), Gzip(SyntheticDump(3)));
+  std::atomic<int> finished{0};
+  BackupCollector collector(SettingsFor(dir), nullptr, [&finished] { ++finished; });
+  EXPECT_FALSE(VerificationIn(collector.Collect(Generous())));
+  const auto give_up = std::chrono::steady_clock::now() + seconds(5);
+  while (finished == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_EQ(finished, 1);
+  // The poll it asks for finds the result without waiting.
+  EXPECT_TRUE(VerificationIn(collector.Collect(Generous())));
+}
+
 TEST(BackupCollector, DestroyingWhileVerifyingReturns) {
   TempDir dir;
   WriteFile(dir.File(NameFor("caloria_", seconds(60), ".sql.gz")), Gzip(SyntheticDump(50000)));
