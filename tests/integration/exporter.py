@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -20,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from waiting import poll_until
+from waiting import poll_until, terminate
 from postgres import APP_PASSWORD, APP_PASSWORD_ENCODED, free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -229,14 +228,7 @@ class Exporter:
     def stop(self, timeout: float = 5) -> int | None:
         if self.proc is None:
             return self.exit_code
-        if self.proc.poll() is None:
-            try:
-                self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-        self.exit_code = self.proc.returncode
+        self.exit_code = terminate(self.proc, grace=timeout)
         self.proc = None
         return self.exit_code
 

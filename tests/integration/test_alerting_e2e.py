@@ -48,7 +48,7 @@ import pytest
 
 from exporter import REPO_ROOT
 from postgres import APP_DATABASE, APP_PASSWORD, APP_USER, free_port
-from waiting import poll_until
+from waiting import poll_until, terminate
 
 RULES = REPO_ROOT / "alerts" / "caloria.rules.yml"
 BACKUP_SCRIPT = REPO_ROOT / "scripts" / "caloria-backup"
@@ -190,14 +190,8 @@ class Process:
         wait_until(f"{self.name} ready at {url}", ready, timeout, diagnostics=self.logs)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        if self.proc is not None:
+            terminate(self.proc)
 
     def logs(self) -> str:
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 
 
@@ -28,3 +30,16 @@ def poll_until(what: str, predicate, timeout: float, interval: float = 0.25,
             raise error(f"timed out after {timeout}s waiting for {what}; last: {last!r}"
                         + (f"\n{detail}" if detail else ""))
         time.sleep(interval)
+
+
+def terminate(proc, grace: float = 10) -> int | None:
+    """Stops a child process: SIGTERM, up to `grace` seconds to exit, then
+    SIGKILL. Returns its exit code (None if it could not be reaped)."""
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+    return proc.returncode
