@@ -41,6 +41,11 @@ std::string ReadLogTail(const std::string& path, std::string& error) {
   return text;
 }
 
+std::optional<std::string> IsoTime(const std::optional<std::time_t>& time) {
+  if (!time) return std::nullopt;
+  return FormatIsoMicros(std::chrono::system_clock::from_time_t(*time));
+}
+
 std::string HumanAge(double seconds) {
   return FormatDuration(std::chrono::seconds(static_cast<long long>(seconds)));
 }
@@ -205,7 +210,8 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
   BackupFacts facts;
   facts.max_age = settings_.max_age;
   facts.live_users = live_users_ ? live_users_->Get() : std::nullopt;
-  const double now = UnixSeconds(std::chrono::system_clock::now());
+  const auto wall_now = std::chrono::system_clock::now();
+  const double now = UnixSeconds(wall_now);
   std::vector<BackupFile> files;
   try {
     files = ScanBackupDir(settings_.dir, settings_.pattern, deadline);
@@ -292,7 +298,7 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
   check.status = judgement.status;
   auto& details = check.details;
   details["status"] = HealthStatusName(judgement.status);
-  details["timestamp"] = FormatIsoMicros(std::chrono::system_clock::now());
+  details["timestamp"] = FormatIsoMicros(wall_now);
   details["directory"] = settings_.dir;
   details["pattern"] = settings_.pattern;
   details["files"] = files.size();
@@ -312,23 +318,15 @@ CollectorResult BackupCollector::Collect(const Deadline& deadline) {
     if (facts.verification && !facts.verification->verified) {
       details["verification_error"] = facts.verification->error;
     }
-    details["users"] = facts.verification && facts.verification->users
-                           ? nlohmann::ordered_json(*facts.verification->users)
-                           : nlohmann::ordered_json(nullptr);
+    details["users"] = OrNull(facts.verification ? facts.verification->users : std::nullopt);
   } else {
     details["file"] = nullptr;
   }
   details["retention_violations"] = facts.retention_violations;
   if (settings_.log_path) {
     details["log"] = *settings_.log_path;
-    details["log_last_success"] =
-        log.last_success ? nlohmann::ordered_json(FormatIsoMicros(
-                               std::chrono::system_clock::from_time_t(*log.last_success)))
-                         : nlohmann::ordered_json(nullptr);
-    details["log_last_error"] = log.last_error
-                                    ? nlohmann::ordered_json(FormatIsoMicros(
-                                          std::chrono::system_clock::from_time_t(*log.last_error)))
-                                    : nlohmann::ordered_json(nullptr);
+    details["log_last_success"] = OrNull(IsoTime(log.last_success));
+    details["log_last_error"] = OrNull(IsoTime(log.last_error));
     if (log.last_error) details["log_last_error_message"] = log.last_error_message;
   }
   if (!judgement.reasons.empty()) details["problems"] = judgement.reasons;

@@ -43,6 +43,12 @@ class Collector {
 
 using CollectorList = std::vector<std::unique_ptr<Collector>>;
 
+// A value for a health page, or JSON null where it could not be observed.
+template <typename T>
+nlohmann::ordered_json OrNull(const std::optional<T>& value) {
+  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+}
+
 // Small builders so collectors declare a family in one line.
 prometheus::MetricFamily GaugeFamily(std::string name, std::string help);
 void AddGauge(prometheus::MetricFamily& family, double value,

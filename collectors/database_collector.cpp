@@ -25,22 +25,26 @@ std::string UpperCase(std::string text) {
   return text;
 }
 
+// What follows a successful connect is the same for both databases: time
+// the connect, then count the users under the same deadline.
 template <typename Connection>
-void RunUsersQuery(Connection& connection, const std::string& sql, const Deadline& deadline,
-                   double& query_seconds, std::optional<double>& users, std::string& error) {
+void ObserveConnected(Connection& connection, Stopwatch::time_point connect_start,
+                      const std::string& sql, const Deadline& deadline, DatabaseObservation& seen) {
+  seen.up = true;
+  seen.connect_seconds = SecondsSince(connect_start);
   const auto start = Stopwatch::now();
   const QueryValue result = connection.QuerySingleValue(sql, deadline);
   if (!result.value) {
-    error = result.error;
+    seen.query_error = result.error;
     return;
   }
-  query_seconds = SecondsSince(start);
-  users = ParseUserCount(*result.value);
-  if (!users) error = "the query returned '" + *result.value + "', not a count of users";
-}
-
-nlohmann::ordered_json NullableNumber(const std::optional<double>& value) {
-  return value ? nlohmann::ordered_json(*value) : nlohmann::ordered_json(nullptr);
+  const double query_seconds = SecondsSince(start);
+  seen.users = ParseUserCount(*result.value);
+  if (!seen.users) {
+    seen.query_error = "the query returned '" + *result.value + "', not a count of users";
+    return;
+  }
+  seen.query_seconds = query_seconds;
 }
 
 }  // namespace
@@ -63,45 +67,36 @@ DatabaseCollector::DatabaseCollector(DatabaseTarget target,
     : target_(std::move(target)), live_users_(std::move(live_users)) {}
 
 CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
-  const Observation seen = target_.url.type == DatabaseType::kPostgresql ? ObservePostgres(deadline)
-                                                                         : ObserveSqlite(deadline);
+  const DatabaseObservation seen = target_.url.type == DatabaseType::kPostgresql
+                                       ? ObservePostgres(deadline)
+                                       : ObserveSqlite(deadline);
   if (live_users_) live_users_->Set(seen.users);
   return Publish(seen);
 }
 
-DatabaseCollector::Observation DatabaseCollector::ObservePostgres(const Deadline& deadline) {
-  Observation seen;
+DatabaseObservation DatabaseCollector::ObservePostgres(const Deadline& deadline) {
+  DatabaseObservation seen;
   const auto start = Stopwatch::now();
   auto connection = PostgresConnection::Connect(
       target_.url, deadline, std::max(deadline.Remaining(), std::chrono::milliseconds(1)),
       seen.connect_error);
   if (!connection) return seen;
-  seen.up = true;
-  seen.connect_seconds = SecondsSince(start);
   server_version_ = connection->ServerVersion();
-  double query_seconds = 0;
-  RunUsersQuery(*connection, target_.users_query, deadline, query_seconds, seen.users,
-                seen.query_error);
-  if (seen.users) seen.query_seconds = query_seconds;
+  ObserveConnected(*connection, start, target_.users_query, deadline, seen);
   return seen;
 }
 
-DatabaseCollector::Observation DatabaseCollector::ObserveSqlite(const Deadline& deadline) {
-  Observation seen;
+DatabaseObservation DatabaseCollector::ObserveSqlite(const Deadline& deadline) {
+  DatabaseObservation seen;
   const auto start = Stopwatch::now();
   auto connection = SqliteConnection::Open(target_.sqlite_path, deadline, seen.connect_error);
   if (!connection) return seen;
-  seen.up = true;
-  seen.connect_seconds = SecondsSince(start);
   server_version_ = SqliteConnection::LibraryVersion();
-  double query_seconds = 0;
-  RunUsersQuery(*connection, target_.users_query, deadline, query_seconds, seen.users,
-                seen.query_error);
-  if (seen.users) seen.query_seconds = query_seconds;
+  ObserveConnected(*connection, start, target_.users_query, deadline, seen);
   return seen;
 }
 
-CollectorResult DatabaseCollector::Publish(const Observation& seen) const {
+CollectorResult DatabaseCollector::Publish(const DatabaseObservation& seen) const {
   const std::string type = DatabaseTypeName(target_.url.type);
   CollectorResult result;
   result.families.push_back(SingleGauge("caloria_database_up",
@@ -139,8 +134,8 @@ CollectorResult DatabaseCollector::Publish(const Observation& seen) const {
   details["user_count"] = seen.users ? nlohmann::ordered_json(static_cast<long long>(*seen.users))
                                      : nlohmann::ordered_json(nullptr);
   details["server_version"] = server_version_;
-  details["connect_duration_seconds"] = NullableNumber(seen.connect_seconds);
-  details["query_duration_seconds"] = NullableNumber(seen.query_seconds);
+  details["connect_duration_seconds"] = OrNull(seen.connect_seconds);
+  details["query_duration_seconds"] = OrNull(seen.query_seconds);
   details["url"] = target_.url.Redacted();
   if (target_.url.type == DatabaseType::kSqlite) {
     details["sqlite_path"] = target_.url.IsSqliteMemory() ? ":memory:" : target_.sqlite_path;

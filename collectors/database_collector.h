@@ -20,6 +20,16 @@ struct DatabaseTarget {
 // health check would: a kept-open connection would hide exactly the
 // failures (authentication, pg_hba, max_connections, a moved file) that a
 // restarted app would hit. Then runs the users query, read-only.
+// What one connect-and-count found.
+struct DatabaseObservation {
+  bool up = false;
+  std::optional<double> connect_seconds;
+  std::optional<double> query_seconds;
+  std::optional<double> users;
+  std::string connect_error;
+  std::string query_error;
+};
+
 class DatabaseCollector : public Collector {
  public:
   // `live_users` (may be null) receives each poll's count for the backup
@@ -31,17 +41,9 @@ class DatabaseCollector : public Collector {
   CollectorResult Collect(const Deadline& deadline) override;
 
  private:
-  struct Observation {
-    bool up = false;
-    std::optional<double> connect_seconds;
-    std::optional<double> query_seconds;
-    std::optional<double> users;
-    std::string connect_error;
-    std::string query_error;
-  };
-  Observation ObservePostgres(const Deadline& deadline);
-  Observation ObserveSqlite(const Deadline& deadline);
-  CollectorResult Publish(const Observation& seen) const;
+  DatabaseObservation ObservePostgres(const Deadline& deadline);
+  DatabaseObservation ObserveSqlite(const Deadline& deadline);
+  CollectorResult Publish(const DatabaseObservation& seen) const;
 
   DatabaseTarget target_;
   std::shared_ptr<LiveUserCount> live_users_;
