@@ -76,10 +76,16 @@ std::string Trim(const std::string& text) {
   return text.substr(begin, end - begin + 1);
 }
 
+using Flags = std::map<std::string, std::string>;
+
+std::optional<std::string> FlagValue(const Flags& flags, const std::string& name) {
+  if (auto it = flags.find(name); it != flags.end()) return it->second;
+  return std::nullopt;
+}
+
 // Flags as node_exporter takes them: --name=value or --name value.
-std::map<std::string, std::string> ParseFlags(const std::vector<std::string>& args,
-                                              ConfigRequest::Kind& kind) {
-  std::map<std::string, std::string> flags;
+Flags ParseFlags(const std::vector<std::string>& args, ConfigRequest::Kind& kind) {
+  Flags flags;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--help" || arg == "-h") {
@@ -132,13 +138,12 @@ std::optional<std::string> ReadWholeFile(const std::string& path) {
   return contents.str();
 }
 
-Duration ParseDurationFlag(const std::map<std::string, std::string>& flags, const std::string& name,
-                           Duration fallback) {
-  const auto it = flags.find(name);
-  if (it == flags.end()) return fallback;
-  const auto parsed = ParseDuration(it->second);
+Duration ParseDurationFlag(const Flags& flags, const std::string& name, Duration fallback) {
+  const auto value = FlagValue(flags, name);
+  if (!value) return fallback;
+  const auto parsed = ParseDuration(*value);
   if (!parsed || parsed->count() <= 0) {
-    throw ConfigError("--" + name + "='" + it->second +
+    throw ConfigError("--" + name + "='" + *value +
                       "' is not a positive duration: write it like 15s, 500ms or 1m30s");
   }
   return *parsed;
@@ -295,13 +300,13 @@ std::optional<UrlVariable> FindUrlVariable(const Lookup& lookup) {
   return std::nullopt;
 }
 
-void ResolveDatabaseUrl(Config& config, const std::map<std::string, std::string>& flags,
-                        const Lookup& lookup, const std::string& current_dir) {
+void ResolveDatabaseUrl(Config& config, const Flags& flags, const Lookup& lookup,
+                        const std::string& current_dir) {
   std::string url;
-  if (auto it = flags.find("database.url-file"); it != flags.end()) {
+  if (auto path = FlagValue(flags, "database.url-file")) {
     config.url_source = ConfigSource::kFlag;
     config.url_origin = "--database.url-file";
-    url = ReadUrlFile((fs::path(current_dir) / it->second).string(), config.url_origin);
+    url = ReadUrlFile((fs::path(current_dir) / *path).string(), config.url_origin);
   } else if (auto found = FindUrlVariable(lookup)) {
     config.url_source = found->source;
     config.url_origin = DescribeSource(found->source, found->variable, config.env_file);
@@ -338,27 +343,25 @@ void ResolveDatabaseUrl(Config& config, const std::map<std::string, std::string>
   }
 }
 
-void LoadBackupSettings(BackupSettings& backup, const std::map<std::string, std::string>& flags) {
-  if (auto it = flags.find("backup.dir"); it != flags.end()) {
-    if (it->second.empty()) throw ConfigError("--backup.dir is empty: give the backup folder");
-    backup.dir = it->second;
+void LoadBackupSettings(BackupSettings& backup, const Flags& flags) {
+  if (auto dir = FlagValue(flags, "backup.dir")) {
+    if (dir->empty()) throw ConfigError("--backup.dir is empty: give the backup folder");
+    backup.dir = *dir;
   }
-  if (auto it = flags.find("backup.pattern"); it != flags.end()) {
-    if (it->second.empty() || it->second.find('/') != std::string::npos) {
-      throw ConfigError("--backup.pattern='" + it->second +
+  if (auto pattern = FlagValue(flags, "backup.pattern")) {
+    if (pattern->empty() || pattern->find('/') != std::string::npos) {
+      throw ConfigError("--backup.pattern='" + *pattern +
                         "' must be a file name glob without /, e.g. caloria_*.sql.gz");
     }
-    backup.pattern = it->second;
+    backup.pattern = *pattern;
   }
   backup.max_age = ParseDurationFlag(flags, "backup.max-age", backup.max_age);
   backup.retention = ParseDurationFlag(flags, "backup.retention", backup.retention);
   backup.verify_timeout = ParseDurationFlag(flags, "backup.verify-timeout", backup.verify_timeout);
-  if (auto it = flags.find("backup.log"); it != flags.end() && !it->second.empty()) {
-    backup.log_path = it->second;
-  }
-  if (auto it = flags.find("backup.users-table"); it != flags.end()) {
-    if (it->second.empty()) throw ConfigError("--backup.users-table is empty: e.g. users");
-    backup.users_table = it->second;
+  if (auto log = FlagValue(flags, "backup.log"); log && !log->empty()) backup.log_path = *log;
+  if (auto table = FlagValue(flags, "backup.users-table")) {
+    if (table->empty()) throw ConfigError("--backup.users-table is empty: e.g. users");
+    backup.users_table = *table;
   }
 }
 
@@ -376,10 +379,9 @@ void ResolveSqlitePath(Config& config) {
   config.sqlite_path = (base / file).lexically_normal().string();
 }
 
-void ResolveExpectedType(Config& config, const std::map<std::string, std::string>& flags,
-                         const Lookup& lookup) {
-  if (auto it = flags.find("database.expected-type"); it != flags.end()) {
-    const std::string& value = it->second;
+void ResolveExpectedType(Config& config, const Flags& flags, const Lookup& lookup) {
+  if (auto expected = FlagValue(flags, "database.expected-type")) {
+    const std::string& value = *expected;
     if (value == "postgresql") {
       config.expected_type = ExpectedType::kPostgresql;
     } else if (value == "sqlite") {
@@ -453,10 +455,7 @@ ConfigRequest LoadConfig(const std::vector<std::string>& args, const EnvLookup& 
   const auto flags = ParseFlags(args, request.kind);
   if (request.kind != ConfigRequest::Kind::kRun) return request;
   Config& config = request.config;
-  const auto flag = [&](const std::string& name) -> std::optional<std::string> {
-    if (auto it = flags.find(name); it != flags.end()) return it->second;
-    return std::nullopt;
-  };
+  const auto flag = [&flags](const std::string& name) { return FlagValue(flags, name); };
 
   if (auto value = flag("web.listen-address")) config.listen_address = *value;
   config.civetweb_listening_ports = ToCivetwebPorts(config.listen_address);
