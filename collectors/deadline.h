@@ -29,7 +29,6 @@ class Deadline {
     if (Expired()) return std::chrono::milliseconds{0};
     return std::chrono::duration_cast<std::chrono::milliseconds>(at_ - Clock::now());
   }
-  Clock::time_point At() const { return at_; }
 
  private:
   Clock::time_point at_;
