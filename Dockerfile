@@ -22,8 +22,14 @@ WORKDIR /src
 COPY scripts/install-deps scripts/install-deps
 RUN bash scripts/install-deps && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
-COPY exporter/ exporter/
+# The source folders, in the order data flows (docs/architecture.md).
+COPY core/ core/
+COPY config/ config/
 COPY collectors/ collectors/
+COPY poll/ poll/
+COPY render/ render/
+COPY http/ http/
+COPY cmd/ cmd/
 # The image has no .git (see .dockerignore): pass the revision in, e.g.
 #   docker build --build-arg CALORIA_REVISION=$(git rev-parse --short=12 HEAD) .
 # else build_info's revision reads "unknown".

@@ -42,8 +42,8 @@
 #include <thread>
 #include <vector>
 
-#include "collectors/backup_verifier.h"
-#include "collectors/deadline.h"
+#include "collectors/backup/backup_verifier.h"
+#include "core/deadline.h"
 
 namespace {
 

@@ -8,8 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "collectors/deadline.h"
-#include "exporter/problem.h"
+#include "core/deadline.h"
+#include "core/logger.h"
+#include "core/problem.h"
 
 namespace caloria {
 
@@ -39,6 +40,8 @@ class Collector {
   virtual ~Collector() = default;
   virtual std::string Name() const = 0;
   virtual CollectorResult Collect(const Deadline& deadline) = 0;
+  // The settings it runs with, for the startup log; never a secret.
+  virtual LogFields Settings() const { return {}; }
 };
 
 using CollectorList = std::vector<std::unique_ptr<Collector>>;

@@ -1,7 +1,8 @@
 #pragma once
 
 #include "collectors/collector.h"
-#include "exporter/config.h"
+#include "collectors/registry.h"
+#include "config/database_location.h"
 
 namespace caloria {
 
@@ -11,7 +12,7 @@ namespace caloria {
 // exists so the poller treats it like every other source of metrics.
 class ConfigCollector : public Collector {
  public:
-  explicit ConfigCollector(const Config& config);
+  explicit ConfigCollector(const DatabaseLocation& database);
 
   std::string Name() const override { return "config"; }
   CollectorResult Collect(const Deadline& deadline) override;
@@ -19,5 +20,8 @@ class ConfigCollector : public Collector {
  private:
   CollectorResult result_;
 };
+
+// --[no-]collector.config.
+CollectorSpec ConfigCollectorSpec();
 
 }  // namespace caloria

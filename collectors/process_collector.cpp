@@ -4,12 +4,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
 #include <vector>
 
-#include "collectors/unique_handles.h"
+#include "core/unique_handles.h"
 
 namespace caloria {
 namespace {
@@ -42,42 +43,54 @@ double CountOpenFds(const std::string& proc_self) {
   return count - 1;  // the descriptor opendir itself holds
 }
 
+// A whole field as a number; nullopt for anything else.
+std::optional<double> Number(const std::string& field) {
+  char* end = nullptr;
+  const double value = std::strtod(field.c_str(), &end);
+  if (field.empty() || end != field.c_str() + field.size()) return std::nullopt;
+  return value;
+}
+
 }  // namespace
 
-bool ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second, long page_size,
-                   ProcessStat& out) {
+Result<ProcessStat> ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second,
+                                  long page_size) {
   // The command name (field 2) may hold spaces and parentheses: the fields
   // after it start behind the last ')'.
   const auto close = stat.rfind(')');
-  if (close == std::string::npos || ticks_per_second <= 0) return false;
+  if (close == std::string::npos) return Fail("no command name in parentheses");
+  if (ticks_per_second <= 0) return Fail("sysconf(_SC_CLK_TCK) is not positive");
   std::istringstream rest(stat.substr(close + 1));
   std::vector<std::string> fields;  // fields[0] is field 3 (state)
   for (std::string field; rest >> field;) fields.push_back(field);
-  if (fields.size() < 22) return false;
-  try {
-    const double utime = std::stod(fields[11]);
-    const double stime = std::stod(fields[12]);
-    const double start_ticks = std::stod(fields[19]);
-    out.cpu_seconds = (utime + stime) / static_cast<double>(ticks_per_second);
-    out.start_time_seconds = boot_time + start_ticks / static_cast<double>(ticks_per_second);
-    out.virtual_memory_bytes = std::stod(fields[20]);
-    out.resident_memory_bytes = std::stod(fields[21]) * static_cast<double>(page_size);
-  } catch (const std::exception&) {
-    return false;
+  if (fields.size() < 22) return Fail("fewer than 24 fields");
+  const auto utime = Number(fields[11]);
+  const auto stime = Number(fields[12]);
+  const auto start_ticks = Number(fields[19]);
+  const auto vsize = Number(fields[20]);
+  const auto rss_pages = Number(fields[21]);
+  if (!utime || !stime || !start_ticks || !vsize || !rss_pages) {
+    return Fail("a time or memory field is not a number");
   }
-  return true;
+  ProcessStat out;
+  out.cpu_seconds = (*utime + *stime) / static_cast<double>(ticks_per_second);
+  out.start_time_seconds = boot_time + *start_ticks / static_cast<double>(ticks_per_second);
+  out.virtual_memory_bytes = *vsize;
+  out.resident_memory_bytes = *rss_pages * static_cast<double>(page_size);
+  return out;
 }
 
 ProcessCollector::ProcessCollector(std::string proc_self) : proc_self_(std::move(proc_self)) {}
 
 CollectorResult ProcessCollector::Collect(const Deadline& /*deadline*/) {
   CollectorResult result;
-  ProcessStat stat;
-  if (!ParseProcStat(ReadSmallFile(proc_self_ + "/stat"), BootTime(), sysconf(_SC_CLK_TCK),
-                     sysconf(_SC_PAGESIZE), stat)) {
-    result.error = "cannot read " + proc_self_ + "/stat";
+  const Result<ProcessStat> parsed = ParseProcStat(ReadSmallFile(proc_self_ + "/stat"), BootTime(),
+                                                   sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE));
+  if (!parsed) {
+    result.error = "cannot read " + proc_self_ + "/stat: " + parsed.error();
     return result;
   }
+  const ProcessStat& stat = *parsed;
   prometheus::MetricFamily cpu;
   cpu.name = "process_cpu_seconds_total";
   cpu.help = "Total user and system CPU time spent in seconds.";
@@ -105,6 +118,17 @@ CollectorResult ProcessCollector::Collect(const Deadline& /*deadline*/) {
                                           static_cast<double>(limit.rlim_cur)));
   }
   return result;
+}
+
+CollectorSpec ProcessCollectorSpec() {
+  CollectorSpec spec;
+  spec.name = "process";
+  spec.title = "Process collector";
+  spec.help = "Export the exporter's own process_* metrics (CPU, memory, file descriptors)";
+  spec.make = [](const CollectorContext&) -> Result<std::unique_ptr<Collector>> {
+    return std::unique_ptr<Collector>(std::make_unique<ProcessCollector>());
+  };
+  return spec;
 }
 
 }  // namespace caloria

@@ -3,6 +3,8 @@
 #include <string>
 
 #include "collectors/collector.h"
+#include "collectors/registry.h"
+#include "core/result.h"
 
 namespace caloria {
 
@@ -28,9 +30,11 @@ struct ProcessStat {
 };
 
 // Parses /proc/<pid>/stat. `boot_time` is btime from /proc/stat; ticks and
-// page size are sysconf(_SC_CLK_TCK) and sysconf(_SC_PAGESIZE). Returns
-// false for text it cannot read.
-bool ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second, long page_size,
-                   ProcessStat& out);
+// page size are sysconf(_SC_CLK_TCK) and sysconf(_SC_PAGESIZE).
+Result<ProcessStat> ParseProcStat(const std::string& stat, double boot_time, long ticks_per_second,
+                                  long page_size);
+
+// --[no-]collector.process.
+CollectorSpec ProcessCollectorSpec();
 
 }  // namespace caloria

@@ -1,4 +1,4 @@
-#include "collectors/backup_file_name.h"
+#include "collectors/backup/backup_file_name.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "collectors/backup_log.h"
+#include "collectors/backup/backup_log.h"
 
 #include <gtest/gtest.h>
 

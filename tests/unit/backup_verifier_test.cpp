@@ -1,4 +1,4 @@
-#include "collectors/backup_verifier.h"
+#include "collectors/backup/backup_verifier.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>

@@ -1,4 +1,4 @@
-#include "exporter/config.h"
+#include "config/config.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -56,22 +56,26 @@ class TempDir : public ::caloria::testing::TempDir {
   }
 };
 
-Config Load(const Args& args, const Env& env, const std::string& current_dir) {
-  const ConfigRequest request = LoadConfig(args, LookupIn(env), current_dir);
-  EXPECT_EQ(request.kind, ConfigRequest::Kind::kRun);
-  return request.config;
+// The command line read with the exporter's own flags, then LoadConfig.
+Result<Config> LoadResult(const Args& args, const Env& env, const std::string& current_dir) {
+  const Result<CommandLine> command = ParseCommandLine(args, ExporterFlagGroups());
+  if (!command) return Fail(command.error());
+  EXPECT_EQ(command->kind, CommandLine::Kind::kRun);
+  return LoadConfig(command->flags, LookupIn(env), current_dir);
 }
 
-// The ConfigError message LoadConfig throws, or "" (and a failure) when it
-// accepts the input.
+Config Load(const Args& args, const Env& env, const std::string& current_dir) {
+  Result<Config> config = LoadResult(args, env, current_dir);
+  EXPECT_TRUE(config.ok()) << (config ? "" : config.error());
+  return config ? *config : Config{};
+}
+
+// The usage error for the input, or "" (and a failure) when it is accepted.
 std::string UsageErrorFor(const Args& args, const Env& env = {},
                           const std::string& current_dir = "/nonexistent-caloria-app") {
-  try {
-    LoadConfig(args, LookupIn(env), current_dir);
-  } catch (const ConfigError& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "LoadConfig accepted the input; expected a ConfigError";
+  const Result<Config> config = LoadResult(args, env, current_dir);
+  if (!config) return config.error();
+  ADD_FAILURE() << "LoadConfig accepted the input; expected a usage error";
   return "";
 }
 
@@ -85,7 +89,7 @@ void ExpectOneLineUsageError(const Args& args, const Env& env = {}) {
 }
 
 const Problem* FindProblem(const Config& config, const std::string& check) {
-  for (const Problem& problem : config.problems) {
+  for (const Problem& problem : config.database.problems) {
     if (problem.check == check) return &problem;
   }
   return nullptr;
@@ -104,30 +108,30 @@ bool Contains(const std::string& text, const std::string& part) {
 TEST(Config, DefaultsWithoutFlagsOrEnvironment) {
   TempDir cwd;
   const Config config = Load({}, {}, cwd.str());
-  EXPECT_EQ(config.listen_address, ":9841");
-  EXPECT_EQ(config.civetweb_listening_ports, "9841");
+  EXPECT_EQ(config.listen.text, ":9841");
+  EXPECT_EQ(config.listen.host, "");
+  EXPECT_EQ(config.listen.port, 9841);
   EXPECT_EQ(config.telemetry_path, "/metrics");
-  EXPECT_EQ(config.users_query, "SELECT count(*) FROM users");
   EXPECT_EQ(config.interval, std::chrono::seconds(15));
   EXPECT_EQ(config.timeout, std::chrono::seconds(5));
   EXPECT_EQ(config.log_level, LogLevel::kInfo);
   EXPECT_EQ(config.log_format, LogFormat::kLogfmt);
-  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
-  EXPECT_EQ(config.sqlite_relative_to, SqliteRelativeTo::kInstance);
-  EXPECT_FALSE(config.env_file.has_value());
-  EXPECT_EQ(config.app_dir, cwd.str());
-  EXPECT_TRUE(config.env_file_warnings.empty());
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kAny);
+  EXPECT_EQ(config.database.sqlite_relative_to, SqliteRelativeTo::kInstance);
+  EXPECT_FALSE(config.database.env_file.has_value());
+  EXPECT_EQ(config.database.app_dir, cwd.str());
+  EXPECT_TRUE(config.database.env_file_warnings.empty());
 }
 
 TEST(Config, MissingDatabaseUrlFallsBackToSqliteCaloriaDbWithAProblem) {
   TempDir cwd;
   const Config config = Load({}, {}, cwd.str());
-  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
-  EXPECT_STREQ(ConfigSourceName(config.url_source), "default");
-  EXPECT_EQ(config.url_origin, "the app's default");
-  EXPECT_EQ(config.database_url.type, DatabaseType::kSqlite);
-  EXPECT_EQ(config.database_url.database, "caloria.db");
-  EXPECT_EQ(config.sqlite_path, (cwd.path() / "instance" / "caloria.db").string());
+  EXPECT_EQ(config.database.source, ConfigSource::kDefault);
+  EXPECT_STREQ(ConfigSourceName(config.database.source), "default");
+  EXPECT_EQ(config.database.origin, "the app's default");
+  EXPECT_EQ(config.database.url.type, DatabaseType::kSqlite);
+  EXPECT_EQ(config.database.url.database, "caloria.db");
+  EXPECT_EQ(config.database.sqlite_path, (cwd.path() / "instance" / "caloria.db").string());
   const Problem* missing = FindProblem(config, "database_url_missing");
   ASSERT_NE(missing, nullptr);
   EXPECT_EQ(missing->severity, HealthStatus::kDegraded);
@@ -138,9 +142,9 @@ TEST(Config, EnvFileWithoutDatabaseUrlFallsBackWithAProblem) {
   TempDir app;
   const std::string env_file = app.Write(".env", "SECRET_KEY=dev\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_EQ(config.database.source, ConfigSource::kDefault);
   EXPECT_TRUE(HasProblem(config, "database_url_missing"));
-  EXPECT_EQ(config.sqlite_path, (app.path() / "instance" / "caloria.db").string());
+  EXPECT_EQ(config.database.sqlite_path, (app.path() / "instance" / "caloria.db").string());
 }
 
 // ------------------------------------------------- database URL precedence --
@@ -176,10 +180,10 @@ TEST(Config, FlagBeatsProcessEnvironment) {
   const Config config =
       Load({"--app.env-file=" + sources.env_file, "--database.url-file=" + sources.flag_file},
            {{"DATABASE_URL", kProcessUrl}, {"DATABASE_URL_FILE", sources.process_file}}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kFlag);
-  EXPECT_STREQ(ConfigSourceName(config.url_source), "flag");
-  EXPECT_EQ(config.url_origin, "--database.url-file");
-  EXPECT_EQ(config.database_url.database, "from_flag_file");
+  EXPECT_EQ(config.database.source, ConfigSource::kFlag);
+  EXPECT_STREQ(ConfigSourceName(config.database.source), "flag");
+  EXPECT_EQ(config.database.origin, "--database.url-file");
+  EXPECT_EQ(config.database.url.database, "from_flag_file");
   EXPECT_FALSE(HasProblem(config, "database_url_missing"));
 }
 
@@ -187,9 +191,9 @@ TEST(Config, UrlFileFlagContentIsTrimmed) {
   TempDir dir;
   const std::string file = dir.Write("db.url", "\n  postgresql://u@h:5433/meals \r\n\n");
   const Config config = Load({"--database.url-file=" + file}, {}, dir.str());
-  EXPECT_EQ(config.database_url.host, "h");
-  EXPECT_EQ(config.database_url.port, 5433);
-  EXPECT_EQ(config.database_url.database, "meals");
+  EXPECT_EQ(config.database.url.host, "h");
+  EXPECT_EQ(config.database.url.port, 5433);
+  EXPECT_EQ(config.database.url.database, "meals");
 }
 
 TEST(Config, ProcessDatabaseUrlBeatsProcessDatabaseUrlFile) {
@@ -197,61 +201,61 @@ TEST(Config, ProcessDatabaseUrlBeatsProcessDatabaseUrlFile) {
   const Config config =
       Load({"--app.env-file=" + sources.env_file},
            {{"DATABASE_URL", kProcessUrl}, {"DATABASE_URL_FILE", sources.process_file}}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
-  EXPECT_STREQ(ConfigSourceName(config.url_source), "environment");
-  EXPECT_EQ(config.url_origin, "the environment variable DATABASE_URL");
-  EXPECT_EQ(config.database_url.database, "from_process_url");
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvironment);
+  EXPECT_STREQ(ConfigSourceName(config.database.source), "environment");
+  EXPECT_EQ(config.database.origin, "the environment variable DATABASE_URL");
+  EXPECT_EQ(config.database.url.database, "from_process_url");
 }
 
 TEST(Config, ProcessDatabaseUrlFileBeatsEnvFileDatabaseUrl) {
   AllSources sources;
   const Config config = Load({"--app.env-file=" + sources.env_file},
                              {{"DATABASE_URL_FILE", sources.process_file}}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
-  EXPECT_EQ(config.url_origin, "the environment variable DATABASE_URL_FILE");
-  EXPECT_EQ(config.database_url.database, "from_process_url_file");
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvironment);
+  EXPECT_EQ(config.database.origin, "the environment variable DATABASE_URL_FILE");
+  EXPECT_EQ(config.database.url.database, "from_process_url_file");
 }
 
 TEST(Config, ProcessDatabaseUrlFileIsUsedWithoutAnEnvFile) {
   TempDir dir;
   const std::string file = dir.Write("db.url", std::string(kProcessFileUrl) + "\n");
   const Config config = Load({}, {{"DATABASE_URL_FILE", file}}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
-  EXPECT_EQ(config.url_origin, "the environment variable DATABASE_URL_FILE");
-  EXPECT_EQ(config.database_url.database, "from_process_url_file");
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvironment);
+  EXPECT_EQ(config.database.origin, "the environment variable DATABASE_URL_FILE");
+  EXPECT_EQ(config.database.url.database, "from_process_url_file");
 }
 
 TEST(Config, EnvFileDatabaseUrlBeatsEnvFileDatabaseUrlFile) {
   AllSources sources;
   const Config config = Load({"--app.env-file=" + sources.env_file}, {}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
-  EXPECT_STREQ(ConfigSourceName(config.url_source), "env_file");
-  EXPECT_EQ(config.url_origin, "DATABASE_URL in the env file " + sources.env_file);
-  EXPECT_EQ(config.database_url.database, "from_env_file_url");
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvFile);
+  EXPECT_STREQ(ConfigSourceName(config.database.source), "env_file");
+  EXPECT_EQ(config.database.origin, "DATABASE_URL in the env file " + sources.env_file);
+  EXPECT_EQ(config.database.url.database, "from_env_file_url");
 }
 
 TEST(Config, EnvFileDatabaseUrlFileIsRelativeToTheEnvFilesFolder) {
   AllSources sources(/*env_file_has_url=*/false);
   // The current directory is somewhere else: the path must not resolve there.
   const Config config = Load({"--app.env-file=" + sources.env_file}, {}, sources.elsewhere.str());
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
-  EXPECT_EQ(config.url_origin, "DATABASE_URL_FILE in the env file " + sources.env_file);
-  EXPECT_EQ(config.database_url.database, "from_env_file_url_file");
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvFile);
+  EXPECT_EQ(config.database.origin, "DATABASE_URL_FILE in the env file " + sources.env_file);
+  EXPECT_EQ(config.database.url.database, "from_env_file_url_file");
 }
 
 TEST(Config, RelativeProcessDatabaseUrlFileIsRelativeToTheCurrentDirectoryWithoutEnvFile) {
   TempDir cwd;
   cwd.Write("run/secrets/db.url", std::string(kProcessFileUrl) + "\n");
   const Config config = Load({}, {{"DATABASE_URL_FILE", "run/secrets/db.url"}}, cwd.str());
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
-  EXPECT_EQ(config.database_url.database, "from_process_url_file");
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvironment);
+  EXPECT_EQ(config.database.url.database, "from_process_url_file");
 }
 
 TEST(Config, EmptyDatabaseUrlInEnvFileCountsAsMissing) {
   TempDir app;
   const std::string env_file = app.Write(".env", "DATABASE_URL=\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_EQ(config.database.source, ConfigSource::kDefault);
   EXPECT_TRUE(HasProblem(config, "database_url_missing"));
 }
 
@@ -260,15 +264,15 @@ TEST(Config, EmptyDatabaseUrlInEnvFileFallsThroughToDatabaseUrlFile) {
   app.Write("db.url", std::string(kEnvFileFileUrl) + "\n");
   const std::string env_file = app.Write(".env", "DATABASE_URL=\nDATABASE_URL_FILE=db.url\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
-  EXPECT_EQ(config.database_url.database, "from_env_file_url_file");
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvFile);
+  EXPECT_EQ(config.database.url.database, "from_env_file_url_file");
 }
 
 TEST(Config, EnvFileWithNeitherVariableFallsBackToTheDefault) {
   AllSources sources(/*env_file_has_url=*/false, /*env_file_has_url_file=*/false);
   const Config config = Load({"--app.env-file=" + sources.env_file}, {}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
-  EXPECT_EQ(config.database_url.type, DatabaseType::kSqlite);
+  EXPECT_EQ(config.database.source, ConfigSource::kDefault);
+  EXPECT_EQ(config.database.url.type, DatabaseType::kSqlite);
   EXPECT_TRUE(HasProblem(config, "database_url_missing"));
 }
 
@@ -276,10 +280,10 @@ TEST(Config, RelativeEnvFilePathIsResolvedAgainstTheCurrentDirectory) {
   TempDir app;
   app.Write("site/.env", std::string("DATABASE_URL=") + kEnvFileUrl + "\n");
   const Config config = Load({"--app.env-file=site/.env"}, {}, app.str());
-  ASSERT_TRUE(config.env_file.has_value());
-  EXPECT_EQ(*config.env_file, (app.path() / "site" / ".env").string());
-  EXPECT_EQ(config.app_dir, (app.path() / "site").string());
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
+  ASSERT_TRUE(config.database.env_file.has_value());
+  EXPECT_EQ(*config.database.env_file, (app.path() / "site" / ".env").string());
+  EXPECT_EQ(config.database.app_dir, (app.path() / "site").string());
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvFile);
 }
 
 // ------------------------------------------------------------ SQLite paths --
@@ -288,7 +292,7 @@ TEST(Config, RelativeSqlitePathResolvesUnderTheEnvFilesInstanceFolder) {
   TempDir app;
   const std::string env_file = app.Write(".env", "DATABASE_URL=sqlite:///caloria.db\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_EQ(config.sqlite_path, (app.path() / "instance" / "caloria.db").string());
+  EXPECT_EQ(config.database.sqlite_path, (app.path() / "instance" / "caloria.db").string());
   EXPECT_FALSE(HasProblem(config, "database_url_missing"));
 }
 
@@ -297,17 +301,17 @@ TEST(Config, RelativeSqlitePathResolvesUnderTheAppFolderWhenAsked) {
   const std::string env_file = app.Write(".env", "DATABASE_URL=sqlite:///caloria.db\n");
   const Config config =
       Load({"--app.env-file=" + env_file, "--database.sqlite-relative-to=app"}, {}, "/");
-  EXPECT_EQ(config.sqlite_relative_to, SqliteRelativeTo::kApp);
-  EXPECT_EQ(config.sqlite_path, (app.path() / "caloria.db").string());
+  EXPECT_EQ(config.database.sqlite_relative_to, SqliteRelativeTo::kApp);
+  EXPECT_EQ(config.database.sqlite_path, (app.path() / "caloria.db").string());
 }
 
 TEST(Config, RelativeSqlitePathWithoutEnvFileResolvesUnderTheCurrentDirectory) {
   TempDir cwd;
   const Config instance = Load({}, {{"DATABASE_URL", "sqlite:///data/app.db"}}, cwd.str());
-  EXPECT_EQ(instance.sqlite_path, (cwd.path() / "instance" / "data" / "app.db").string());
+  EXPECT_EQ(instance.database.sqlite_path, (cwd.path() / "instance" / "data" / "app.db").string());
   const Config app = Load({"--database.sqlite-relative-to", "app"},
                           {{"DATABASE_URL", "sqlite:///data/app.db"}}, cwd.str());
-  EXPECT_EQ(app.sqlite_path, (cwd.path() / "data" / "app.db").string());
+  EXPECT_EQ(app.database.sqlite_path, (cwd.path() / "data" / "app.db").string());
 }
 
 TEST(Config, AbsoluteSqlitePathIsKept) {
@@ -315,10 +319,10 @@ TEST(Config, AbsoluteSqlitePathIsKept) {
   const std::string env_file =
       app.Write(".env", "DATABASE_URL=sqlite:////var/lib/caloria/app.db\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_EQ(config.sqlite_path, "/var/lib/caloria/app.db");
+  EXPECT_EQ(config.database.sqlite_path, "/var/lib/caloria/app.db");
   const Config as_app =
       Load({"--app.env-file=" + env_file, "--database.sqlite-relative-to=app"}, {}, "/");
-  EXPECT_EQ(as_app.sqlite_path, "/var/lib/caloria/app.db");
+  EXPECT_EQ(as_app.database.sqlite_path, "/var/lib/caloria/app.db");
 }
 
 TEST(Config, InMemorySqliteHasNoPath) {
@@ -326,18 +330,18 @@ TEST(Config, InMemorySqliteHasNoPath) {
   for (const std::string url : {"sqlite://", "sqlite:///:memory:"}) {
     SCOPED_TRACE(url);
     const Config config = Load({}, {{"DATABASE_URL", url}}, cwd.str());
-    EXPECT_EQ(config.database_url.type, DatabaseType::kSqlite);
-    EXPECT_TRUE(config.database_url.IsSqliteMemory());
-    EXPECT_EQ(config.sqlite_path, "");
-    EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+    EXPECT_EQ(config.database.url.type, DatabaseType::kSqlite);
+    EXPECT_TRUE(config.database.url.IsSqliteMemory());
+    EXPECT_EQ(config.database.sqlite_path, "");
+    EXPECT_EQ(config.database.source, ConfigSource::kEnvironment);
     EXPECT_FALSE(HasProblem(config, "database_url_missing"));
   }
 }
 
 TEST(Config, PostgresqlUrlHasNoSqlitePath) {
   const Config config = Load({}, {{"DATABASE_URL", kProcessUrl}}, "/");
-  EXPECT_EQ(config.database_url.type, DatabaseType::kPostgresql);
-  EXPECT_EQ(config.sqlite_path, "");
+  EXPECT_EQ(config.database.url.type, DatabaseType::kPostgresql);
+  EXPECT_EQ(config.database.sqlite_path, "");
 }
 
 TEST(Config, SqliteRelativeToRejectsUnknownValues) {
@@ -355,11 +359,11 @@ TEST(Config, MissingEnvFileIsAProblemNotAnError) {
   ASSERT_NE(unreadable, nullptr);
   EXPECT_EQ(unreadable->severity, HealthStatus::kDegraded);
   EXPECT_TRUE(Contains(unreadable->message, missing)) << unreadable->message;
-  ASSERT_TRUE(config.env_file.has_value());
-  EXPECT_EQ(*config.env_file, missing);
-  EXPECT_EQ(config.app_dir, app.str());
+  ASSERT_TRUE(config.database.env_file.has_value());
+  EXPECT_EQ(*config.database.env_file, missing);
+  EXPECT_EQ(config.database.app_dir, app.str());
   // Nothing else names a URL, so the app's fallback applies.
-  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_EQ(config.database.source, ConfigSource::kDefault);
   EXPECT_TRUE(HasProblem(config, "database_url_missing"));
 }
 
@@ -368,7 +372,7 @@ TEST(Config, UnreadableEnvFileStillLetsTheProcessEnvironmentWin) {
   const Config config = Load({"--app.env-file=" + (app / "absent.env").string()},
                              {{"DATABASE_URL", kProcessUrl}}, "/");
   EXPECT_TRUE(HasProblem(config, "env_file_unreadable"));
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvironment);
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvironment);
   EXPECT_FALSE(HasProblem(config, "database_url_missing"));
 }
 
@@ -379,7 +383,7 @@ TEST(Config, EnvFileWithoutReadPermissionIsAProblem) {
   fs::permissions(env_file, fs::perms::none);
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
   EXPECT_TRUE(HasProblem(config, "env_file_unreadable"));
-  EXPECT_EQ(config.url_source, ConfigSource::kDefault);
+  EXPECT_EQ(config.database.source, ConfigSource::kDefault);
 }
 
 TEST(Config, EnvFileThatIsADirectoryIsUnreadable) {
@@ -398,18 +402,18 @@ TEST(Config, MalformedEnvFileLineIsAProblemAndTheRestIsStillRead) {
   ASSERT_NE(malformed, nullptr);
   EXPECT_EQ(malformed->severity, HealthStatus::kDegraded);
   EXPECT_TRUE(Contains(malformed->message, "line 2")) << malformed->message;
-  ASSERT_FALSE(config.env_file_warnings.empty());
-  EXPECT_EQ(config.env_file_warnings.front().line, 2);
-  EXPECT_EQ(config.url_source, ConfigSource::kEnvFile);
-  EXPECT_EQ(config.database_url.database, "from_env_file_url");
+  ASSERT_FALSE(config.database.env_file_warnings.empty());
+  EXPECT_EQ(config.database.env_file_warnings.front().line, 2);
+  EXPECT_EQ(config.database.source, ConfigSource::kEnvFile);
+  EXPECT_EQ(config.database.url.database, "from_env_file_url");
 }
 
 TEST(Config, WellFormedEnvFileHasNoWarnings) {
   TempDir app;
   const std::string env_file = app.Write(".env", std::string("DATABASE_URL=") + kEnvFileUrl + "\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_TRUE(config.env_file_warnings.empty());
-  EXPECT_TRUE(config.problems.empty());
+  EXPECT_TRUE(config.database.env_file_warnings.empty());
+  EXPECT_TRUE(config.database.problems.empty());
 }
 
 TEST(Config, EmptyEnvFileFlagIsAUsageError) { ExpectOneLineUsageError({"--app.env-file="}); }
@@ -421,8 +425,8 @@ TEST(Config, FlaskEnvProductionInEnvFileExpectsPostgresql) {
   const std::string env_file =
       app.Write(".env", "FLASK_ENV=production\nDATABASE_URL=sqlite:///caloria.db\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
-  EXPECT_EQ(config.expected_type_reason, "FLASK_ENV=production");
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.database.expected_type_reason, "FLASK_ENV=production");
   const Problem* unexpected = FindProblem(config, "database_type_unexpected");
   ASSERT_NE(unexpected, nullptr);
   EXPECT_EQ(unexpected->severity, HealthStatus::kUnhealthy);
@@ -433,7 +437,7 @@ TEST(Config, FlaskEnvProductionInEnvFileExpectsPostgresql) {
 TEST(Config, AppEnvProductionInProcessEnvironmentIsCaseInsensitive) {
   const Config config =
       Load({}, {{"APP_ENV", "PRODUCTION"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kPostgresql);
   const Problem* unexpected = FindProblem(config, "database_type_unexpected");
   ASSERT_NE(unexpected, nullptr);
   EXPECT_EQ(unexpected->severity, HealthStatus::kUnhealthy);
@@ -444,22 +448,22 @@ TEST(Config, AppEnvProductionInEnvFileExpectsPostgresql) {
   const std::string env_file =
       app.Write(".env", "APP_ENV=Production\nDATABASE_URL=sqlite:///caloria.db\n");
   const Config config = Load({"--app.env-file=" + env_file}, {}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kPostgresql);
   EXPECT_TRUE(HasProblem(config, "database_type_unexpected"));
 }
 
 TEST(Config, FlaskEnvProductionInProcessEnvironmentExpectsPostgresql) {
   const Config config =
       Load({}, {{"FLASK_ENV", "production"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kPostgresql);
   EXPECT_TRUE(HasProblem(config, "database_type_unexpected"));
 }
 
 TEST(Config, ProductionWithPostgresqlHasNoTypeProblem) {
   const Config config = Load({}, {{"FLASK_ENV", "production"}, {"DATABASE_URL", kProcessUrl}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kPostgresql);
   EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
-  EXPECT_TRUE(config.problems.empty());
+  EXPECT_TRUE(config.database.problems.empty());
 }
 
 TEST(Config, ProductionFallbackToSqliteIsUnhealthy) {
@@ -475,14 +479,14 @@ TEST(Config, ProcessFlaskEnvBeatsTheEnvFile) {
   const std::string env_file =
       app.Write(".env", "FLASK_ENV=production\nDATABASE_URL=sqlite:///caloria.db\n");
   const Config config = Load({"--app.env-file=" + env_file}, {{"FLASK_ENV", "development"}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kAny);
   EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
 }
 
 TEST(Config, NonProductionEnvironmentExpectsAnyType) {
   const Config config =
       Load({}, {{"FLASK_ENV", "development"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kAny);
   EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
 }
 
@@ -490,14 +494,14 @@ TEST(Config, ExpectedTypeFlagOverridesProduction) {
   const Config config =
       Load({"--database.expected-type=any"},
            {{"FLASK_ENV", "production"}, {"DATABASE_URL", "sqlite:////srv/app.db"}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kAny);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kAny);
   EXPECT_FALSE(HasProblem(config, "database_type_unexpected"));
 }
 
 TEST(Config, ExpectedTypeFlagSqliteMakesPostgresqlUnexpected) {
   const Config config =
       Load({"--database.expected-type", "sqlite"}, {{"DATABASE_URL", kProcessUrl}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kSqlite);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kSqlite);
   const Problem* unexpected = FindProblem(config, "database_type_unexpected");
   ASSERT_NE(unexpected, nullptr);
   EXPECT_EQ(unexpected->severity, HealthStatus::kUnhealthy);
@@ -506,7 +510,7 @@ TEST(Config, ExpectedTypeFlagSqliteMakesPostgresqlUnexpected) {
 TEST(Config, ExpectedTypeFlagPostgresqlWithoutProductionEnvironment) {
   const Config config =
       Load({"--database.expected-type=postgresql"}, {{"DATABASE_URL", "sqlite://"}}, "/");
-  EXPECT_EQ(config.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.database.expected_type, ExpectedType::kPostgresql);
   EXPECT_TRUE(HasProblem(config, "database_type_unexpected"));
 }
 
@@ -520,7 +524,7 @@ TEST(Config, ExpectedTypeNamesAreTheFlagValues) {
 
 TEST(Config, PostgresSchemeIsADeprecationProblem) {
   const Config config = Load({}, {{"DATABASE_URL", "postgres://u:pw@db:5432/caloria"}}, "/");
-  EXPECT_EQ(config.database_url.type, DatabaseType::kPostgresql);
+  EXPECT_EQ(config.database.url.type, DatabaseType::kPostgresql);
   const Problem* deprecated = FindProblem(config, "database_url_deprecated_scheme");
   ASSERT_NE(deprecated, nullptr);
   EXPECT_EQ(deprecated->severity, HealthStatus::kDegraded);
@@ -652,13 +656,16 @@ TEST(Config, UnbracketedIpv6ListenAddressIsAUsageError) {
 
 TEST(Config, ListenAddressForms) {
   const Config ipv6 = Load({"--web.listen-address=[::1]:9841"}, {}, "/");
-  EXPECT_EQ(ipv6.listen_address, "[::1]:9841");
-  EXPECT_EQ(ipv6.civetweb_listening_ports, "[::1]:9841");
+  EXPECT_EQ(ipv6.listen.text, "[::1]:9841");
+  EXPECT_EQ(ipv6.listen.host, "::1");
+  EXPECT_EQ(ipv6.listen.port, 9841);
   const Config ipv4 = Load({"--web.listen-address", "127.0.0.1:9841"}, {}, "/");
-  EXPECT_EQ(ipv4.listen_address, "127.0.0.1:9841");
-  EXPECT_EQ(ipv4.civetweb_listening_ports, "127.0.0.1:9841");
+  EXPECT_EQ(ipv4.listen.text, "127.0.0.1:9841");
+  EXPECT_EQ(ipv4.listen.host, "127.0.0.1");
+  EXPECT_EQ(ipv4.listen.port, 9841);
   const Config port_only = Load({"--web.listen-address=:19841"}, {}, "/");
-  EXPECT_EQ(port_only.civetweb_listening_ports, "19841");
+  EXPECT_EQ(port_only.listen.host, "");
+  EXPECT_EQ(port_only.listen.port, 19841);
 }
 
 TEST(Config, TelemetryPathMustStartWithSlash) {
@@ -678,34 +685,6 @@ TEST(Config, TelemetryPathIsRead) {
   EXPECT_EQ(config.telemetry_path, "/probe/metrics");
 }
 
-TEST(Config, UsersQueryWithTwoStatementsIsAUsageError) {
-  ExpectOneLineUsageError({"--database.users-query=SELECT 1; SELECT 2"});
-  ExpectOneLineUsageError({"--database.users-query=SELECT count(*) FROM users; DROP TABLE users"});
-}
-
-TEST(Config, UsersQueryThatIsNotASelectIsAUsageError) {
-  ExpectOneLineUsageError({"--database.users-query=DELETE FROM users"});
-  ExpectOneLineUsageError({"--database.users-query=UPDATE users SET name = 'x'"});
-}
-
-TEST(Config, EmptyUsersQueryIsAUsageError) {
-  ExpectOneLineUsageError({"--database.users-query="});
-  ExpectOneLineUsageError({"--database.users-query=   "});
-  ExpectOneLineUsageError({"--database.users-query=;"});
-}
-
-TEST(Config, UsersQueryIsTrimmedOfBlanksAndTrailingSemicolons) {
-  const Config config =
-      Load({"--database.users-query", "  select count(*) from accounts ;  "}, {}, "/");
-  EXPECT_EQ(config.users_query, "select count(*) from accounts");
-}
-
-TEST(Config, UsersQueryMayStartWithWith) {
-  const Config config = Load(
-      {"--database.users-query=WITH u AS (SELECT id FROM users) SELECT count(*) FROM u"}, {}, "/");
-  EXPECT_EQ(config.users_query, "WITH u AS (SELECT id FROM users) SELECT count(*) FROM u");
-}
-
 // ------------------------------------------------------------- flag syntax --
 
 TEST(Config, FlagValueMayFollowAsTheNextArgument) {
@@ -714,16 +693,10 @@ TEST(Config, FlagValueMayFollowAsTheNextArgument) {
   const Config config = Load({"--database.url-file", file, "--collector.interval", "30s",
                               "--collector.timeout", "10s", "--log.level", "warn"},
                              {}, "/");
-  EXPECT_EQ(config.url_source, ConfigSource::kFlag);
+  EXPECT_EQ(config.database.source, ConfigSource::kFlag);
   EXPECT_EQ(config.interval, std::chrono::seconds(30));
   EXPECT_EQ(config.timeout, std::chrono::seconds(10));
   EXPECT_EQ(config.log_level, LogLevel::kWarn);
-}
-
-TEST(Config, FlagValueMayContainEqualsSigns) {
-  const Config config =
-      Load({"--database.users-query=SELECT count(*) FROM users WHERE active = 1"}, {}, "/");
-  EXPECT_EQ(config.users_query, "SELECT count(*) FROM users WHERE active = 1");
 }
 
 TEST(Config, LaterFlagWins) {
@@ -731,26 +704,13 @@ TEST(Config, LaterFlagWins) {
   EXPECT_EQ(config.log_level, LogLevel::kError);
 }
 
-TEST(Config, HelpAndVersionAreRequests) {
-  EXPECT_EQ(LoadConfig({"--help"}, LookupIn({}), "/").kind, ConfigRequest::Kind::kHelp);
-  EXPECT_EQ(LoadConfig({"-h"}, LookupIn({}), "/").kind, ConfigRequest::Kind::kHelp);
-  EXPECT_EQ(LoadConfig({"--version"}, LookupIn({}), "/").kind, ConfigRequest::Kind::kVersion);
-}
-
-TEST(Config, HelpDoesNotReadTheDatabaseUrl) {
-  // A broken URL would be a usage error, but --help never gets that far.
-  const ConfigRequest request =
-      LoadConfig({"--log.level=debug", "--help"}, LookupIn({{"DATABASE_URL", "nonsense"}}), "/");
-  EXPECT_EQ(request.kind, ConfigRequest::Kind::kHelp);
-}
-
 TEST(Config, UsageTextListsEveryFlag) {
-  const std::string usage = UsageText();
+  const std::string usage = UsageText("", ExporterFlagGroups(), EnvironmentHelp());
   for (const char* flag :
        {"--web.listen-address", "--web.telemetry-path", "--app.env-file", "--database.url-file",
-        "--database.users-query", "--database.expected-type", "--database.sqlite-relative-to",
-        "--collector.interval", "--collector.timeout", "--log.level", "--log.format", "--help",
-        "--version", "DATABASE_URL_FILE"}) {
+        "--database.expected-type", "--database.sqlite-relative-to", "--collector.interval",
+        "--collector.timeout", "--log.level", "--log.format", "--help", "--version",
+        "DATABASE_URL_FILE"}) {
     EXPECT_TRUE(Contains(usage, flag)) << flag;
   }
 }

@@ -1,4 +1,4 @@
-#include "collectors/database_collector.h"
+#include "collectors/database/database_collector.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -72,7 +72,7 @@ std::string MakeUsersDatabase(const TempDir& dir, int users, const std::string& 
 
 DatabaseTarget SqliteTarget(const std::string& path, const std::string& query = kUsersQuery) {
   DatabaseTarget target;
-  target.url = ParseSqlalchemyUrl("sqlite:///" + path);
+  target.url = *ParseSqlalchemyUrl("sqlite:///" + path);
   target.sqlite_path = path;
   target.users_query = query;
   return target;
@@ -80,8 +80,8 @@ DatabaseTarget SqliteTarget(const std::string& path, const std::string& query = 
 
 DatabaseTarget PostgresTarget(int port, const std::string& password) {
   DatabaseTarget target;
-  target.url = ParseSqlalchemyUrl("postgresql://caloria:" + password +
-                                  "@127.0.0.1:" + std::to_string(port) + "/caloria");
+  target.url = *ParseSqlalchemyUrl("postgresql://caloria:" + password +
+                                   "@127.0.0.1:" + std::to_string(port) + "/caloria");
   target.users_query = kUsersQuery;
   return target;
 }
@@ -345,7 +345,7 @@ TEST(DatabaseCollector, SqliteIsOpenedReadOnly) {
 
 TEST(DatabaseCollector, InMemorySqliteIsUp) {
   DatabaseTarget target;
-  target.url = ParseSqlalchemyUrl("sqlite://");
+  target.url = *ParseSqlalchemyUrl("sqlite://");
   target.users_query = "SELECT 7";
   const CollectorResult result = Collect(target);
   EXPECT_EQ(GaugeValue(result, "caloria_database_up"), 1.0);

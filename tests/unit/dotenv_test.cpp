@@ -1,4 +1,4 @@
-#include "exporter/dotenv.h"
+#include "config/dotenv.h"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
-#include "exporter/health_page.h"
+#include "render/health_page.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "exporter/landing_page.h"
+#include "render/landing_page.h"
 
 namespace caloria {
 namespace {

@@ -1,4 +1,4 @@
-#include "exporter/metrics_page.h"
+#include "render/metrics_page.h"
 
 #include <gtest/gtest.h>
 

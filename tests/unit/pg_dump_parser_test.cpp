@@ -1,4 +1,4 @@
-#include "collectors/pg_dump_parser.h"
+#include "collectors/backup/pg_dump_parser.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exporter/poller.h"
+#include "poll/poller.h"
 
 #include <gtest/gtest.h>
 
@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+#include "render/page_store.h"
 
 namespace caloria {
 namespace {
@@ -44,13 +46,13 @@ struct Harness {
   explicit Harness(Duration interval)
       : poller(
             interval, milliseconds(100), BuildInfo{"1", "r"},
-            [](const Snapshot& snapshot) {
+            [this](const Snapshot& snapshot) {
               Pages pages;
               pages.taken_at = snapshot.taken_at;
               for (const auto& family : snapshot.families) pages.metrics.body += family.name + "\n";
-              return pages;
+              store.Publish(std::make_shared<const Pages>(std::move(pages)));
             },
-            store, logger) {}
+            logger) {}
 };
 
 bool WaitFor(const std::function<bool()>& done, milliseconds limit) {

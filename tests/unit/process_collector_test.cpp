@@ -11,8 +11,9 @@ constexpr const char* kStat =
     "104857600 2560 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
 
 TEST(ProcessCollector, ParsesCpuMemoryAndStartTime) {
-  ProcessStat stat;
-  ASSERT_TRUE(ParseProcStat(kStat, 1700000000, 100, 4096, stat));
+  const Result<ProcessStat> parsed = ParseProcStat(kStat, 1700000000, 100, 4096);
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  const ProcessStat& stat = *parsed;
   EXPECT_DOUBLE_EQ(stat.cpu_seconds, 4.0);  // (250 + 150) ticks / 100
   EXPECT_DOUBLE_EQ(stat.start_time_seconds, 1700000050.0);
   EXPECT_DOUBLE_EQ(stat.virtual_memory_bytes, 104857600.0);
@@ -20,10 +21,9 @@ TEST(ProcessCollector, ParsesCpuMemoryAndStartTime) {
 }
 
 TEST(ProcessCollector, RejectsTruncatedStat) {
-  ProcessStat stat;
-  EXPECT_FALSE(ParseProcStat("4242 (x) S 1 2 3", 0, 100, 4096, stat));
-  EXPECT_FALSE(ParseProcStat("", 0, 100, 4096, stat));
-  EXPECT_FALSE(ParseProcStat(kStat, 0, 0, 4096, stat));
+  EXPECT_FALSE(ParseProcStat("4242 (x) S 1 2 3", 0, 100, 4096).ok());
+  EXPECT_FALSE(ParseProcStat("", 0, 100, 4096).ok());
+  EXPECT_FALSE(ParseProcStat(kStat, 0, 0, 4096).ok());
 }
 
 TEST(ProcessCollector, ReportsThisProcess) {

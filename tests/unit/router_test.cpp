@@ -1,4 +1,4 @@
-#include "exporter/router.h"
+#include "http/router.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exporter/snapshot.h"
+#include "poll/snapshot.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "exporter/sqlalchemy_url.h"
+#include "config/sqlalchemy_url.h"
 
 #include <gtest/gtest.h>
 
@@ -12,18 +12,21 @@ namespace {
 
 using Query = std::multimap<std::string, std::string>;
 
-// The message ParseSqlalchemyUrl throws, or "" when the URL is accepted.
+// The error ParseSqlalchemyUrl returns, or "" when the URL is accepted.
 std::string ErrorFor(const std::string& url) {
-  try {
-    ParseSqlalchemyUrl(url);
-  } catch (const UrlError& error) {
-    return error.what();
-  }
-  return "";
+  const Result<SqlalchemyUrl> parsed = ParseSqlalchemyUrl(url);
+  return parsed ? "" : parsed.error();
+}
+
+// A URL that must parse; a failure names the error.
+SqlalchemyUrl Parse(const std::string& url) {
+  Result<SqlalchemyUrl> parsed = ParseSqlalchemyUrl(url);
+  EXPECT_TRUE(parsed.ok()) << url << ": " << (parsed ? "" : parsed.error());
+  return parsed ? *parsed : SqlalchemyUrl{};
 }
 
 TEST(SqlalchemyUrl, PostgresqlUrlIsSplitIntoItsParts) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://caloria:pw@db.internal:5433/meals");
+  const SqlalchemyUrl url = Parse("postgresql://caloria:pw@db.internal:5433/meals");
   EXPECT_EQ(url.type, DatabaseType::kPostgresql);
   EXPECT_EQ(url.dialect, "postgresql");
   EXPECT_EQ(url.driver, "");
@@ -36,7 +39,7 @@ TEST(SqlalchemyUrl, PostgresqlUrlIsSplitIntoItsParts) {
 }
 
 TEST(SqlalchemyUrl, DriverAfterPlusIsKeptApart) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql+psycopg2://u:p@h/d");
+  const SqlalchemyUrl url = Parse("postgresql+psycopg2://u:p@h/d");
   EXPECT_EQ(url.type, DatabaseType::kPostgresql);
   EXPECT_EQ(url.dialect, "postgresql");
   EXPECT_EQ(url.driver, "psycopg2");
@@ -44,43 +47,43 @@ TEST(SqlalchemyUrl, DriverAfterPlusIsKeptApart) {
 
 TEST(SqlalchemyUrl, PostgresSchemeIsAcceptedAsPostgresql) {
   // SQLAlchemy 1.4+ refuses it; the config layer reports that as a problem.
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgres://u:p@h/d");
+  const SqlalchemyUrl url = Parse("postgres://u:p@h/d");
   EXPECT_EQ(url.type, DatabaseType::kPostgresql);
   EXPECT_EQ(url.dialect, "postgres");
 }
 
 TEST(SqlalchemyUrl, DialectIsComparedAndStoredLowerCase) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("POSTGRESQL+Psycopg2://h/d");
+  const SqlalchemyUrl url = Parse("POSTGRESQL+Psycopg2://h/d");
   EXPECT_EQ(url.type, DatabaseType::kPostgresql);
   EXPECT_EQ(url.dialect, "postgresql");
   EXPECT_EQ(url.driver, "Psycopg2");
-  EXPECT_EQ(ParseSqlalchemyUrl("SQLite:///x.db").type, DatabaseType::kSqlite);
+  EXPECT_EQ(Parse("SQLite:///x.db").type, DatabaseType::kSqlite);
 }
 
 TEST(SqlalchemyUrl, PercentEncodedPasswordIsDecoded) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://u:p%40ss%3Aw%2Frd%25@h/d");
+  const SqlalchemyUrl url = Parse("postgresql://u:p%40ss%3Aw%2Frd%25@h/d");
   EXPECT_EQ(url.password.Reveal(), "p@ss:w/rd%");
   EXPECT_EQ(url.host, "h");
 }
 
 TEST(SqlalchemyUrl, PercentEncodedUsernameIsDecoded) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://me%40corp%3Aadmin%2Fx@h/d");
+  const SqlalchemyUrl url = Parse("postgresql://me%40corp%3Aadmin%2Fx@h/d");
   EXPECT_EQ(url.username, "me@corp:admin/x");
   EXPECT_TRUE(url.password.empty());
 }
 
 TEST(SqlalchemyUrl, PlusInPasswordStaysAPlus) {
   // unquote, not unquote_plus: only the query turns '+' into a space.
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://u:a+b@h/d").password.Reveal(), "a+b");
+  EXPECT_EQ(Parse("postgresql://u:a+b@h/d").password.Reveal(), "a+b");
 }
 
 TEST(SqlalchemyUrl, MalformedPercentEscapeIsKeptLiterally) {
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://u:100%zz%4@h/d").password.Reveal(), "100%zz%4");
+  EXPECT_EQ(Parse("postgresql://u:100%zz%4@h/d").password.Reveal(), "100%zz%4");
 }
 
 TEST(SqlalchemyUrl, RawAtInPasswordEndsThePasswordAtTheFirstAt) {
   // SQLAlchemy's regex: the password is [^@]*, and the host may hold an '@'.
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://u:p@ss@db/d");
+  const SqlalchemyUrl url = Parse("postgresql://u:p@ss@db/d");
   EXPECT_EQ(url.username, "u");
   EXPECT_EQ(url.password.Reveal(), "p");
   EXPECT_EQ(url.host, "ss@db");
@@ -88,56 +91,56 @@ TEST(SqlalchemyUrl, RawAtInPasswordEndsThePasswordAtTheFirstAt) {
 }
 
 TEST(SqlalchemyUrl, RawAtInUsernameWithoutPasswordSplitsAtTheLastAt) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://me@corp@db/d");
+  const SqlalchemyUrl url = Parse("postgresql://me@corp@db/d");
   EXPECT_EQ(url.username, "me@corp");
   EXPECT_EQ(url.host, "db");
 }
 
 TEST(SqlalchemyUrl, EmptyPasswordIsEmpty) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://u:@h/d");
+  const SqlalchemyUrl url = Parse("postgresql://u:@h/d");
   EXPECT_EQ(url.username, "u");
   EXPECT_TRUE(url.password.empty());
   EXPECT_EQ(url.host, "h");
 }
 
 TEST(SqlalchemyUrl, UserWithoutPasswordHasNoPassword) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://u@h/d");
+  const SqlalchemyUrl url = Parse("postgresql://u@h/d");
   EXPECT_EQ(url.username, "u");
   EXPECT_TRUE(url.password.empty());
 }
 
 TEST(SqlalchemyUrl, MissingHostLeavesTheUnixSocketDefault) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql:///meals");
+  const SqlalchemyUrl url = Parse("postgresql:///meals");
   EXPECT_EQ(url.host, "");
   EXPECT_FALSE(url.port.has_value());
   EXPECT_EQ(url.database, "meals");
 }
 
 TEST(SqlalchemyUrl, MissingDatabaseIsAllowedForPostgresql) {
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h").database, "");
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h:5432/").database, "");
-  const SqlalchemyUrl bare = ParseSqlalchemyUrl("postgresql://");
+  EXPECT_EQ(Parse("postgresql://h").database, "");
+  EXPECT_EQ(Parse("postgresql://h:5432/").database, "");
+  const SqlalchemyUrl bare = Parse("postgresql://");
   EXPECT_EQ(bare.type, DatabaseType::kPostgresql);
   EXPECT_EQ(bare.host, "");
 }
 
 TEST(SqlalchemyUrl, Ipv6HostLosesItsBrackets) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://u:p@[2001:db8::1]:6432/d");
+  const SqlalchemyUrl url = Parse("postgresql://u:p@[2001:db8::1]:6432/d");
   EXPECT_EQ(url.host, "2001:db8::1");
   EXPECT_EQ(url.port, 6432);
 }
 
 TEST(SqlalchemyUrl, HostAndDatabaseArePercentDecoded) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://%2Fvar%2Frun%2Fpostgresql/my%20db");
+  const SqlalchemyUrl url = Parse("postgresql://%2Fvar%2Frun%2Fpostgresql/my%20db");
   EXPECT_EQ(url.host, "/var/run/postgresql");
   EXPECT_EQ(url.database, "my db");
 }
 
 TEST(SqlalchemyUrl, PortIsReadLikePythonInt) {
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h: 5432/d").port, 5432);
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h:+5432/d").port, 5432);
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h:5_432/d").port, 5432);
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h:05432/d").port, 5432);
+  EXPECT_EQ(Parse("postgresql://h: 5432/d").port, 5432);
+  EXPECT_EQ(Parse("postgresql://h:+5432/d").port, 5432);
+  EXPECT_EQ(Parse("postgresql://h:5_432/d").port, 5432);
+  EXPECT_EQ(Parse("postgresql://h:05432/d").port, 5432);
 }
 
 TEST(SqlalchemyUrl, NonNumericPortIsRejectedByName) {
@@ -160,12 +163,12 @@ TEST(SqlalchemyUrl, PortOutOfRangeIsRejected) {
   EXPECT_NE(ErrorFor("postgresql://u@h:0/d"), "");
   EXPECT_NE(ErrorFor("postgresql://u@h:-5432/d"), "");
   EXPECT_NE(ErrorFor("postgresql://u@h:99999999999999999999/d"), "");
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h:65535/d").port, 65535);
+  EXPECT_EQ(Parse("postgresql://h:65535/d").port, 65535);
 }
 
 TEST(SqlalchemyUrl, QueryKeepsRepeatedKeysInOrder) {
   const SqlalchemyUrl url =
-      ParseSqlalchemyUrl("postgresql://h/d?sslmode=require&options=-c%20a%3D1&options=-c+b%3D2");
+      Parse("postgresql://h/d?sslmode=require&options=-c%20a%3D1&options=-c+b%3D2");
   const Query expected = {{"sslmode", "require"}, {"options", "-c a=1"}, {"options", "-c b=2"}};
   EXPECT_EQ(url.query, expected);
   const auto [first, last] = url.query.equal_range("options");
@@ -174,20 +177,20 @@ TEST(SqlalchemyUrl, QueryKeepsRepeatedKeysInOrder) {
 }
 
 TEST(SqlalchemyUrl, QueryDecodesKeysAndValuesLikeParseQsl) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://h/d?a%26b=c+d%2Be&x=1=2");
+  const SqlalchemyUrl url = Parse("postgresql://h/d?a%26b=c+d%2Be&x=1=2");
   const Query expected = {{"a&b", "c d+e"}, {"x", "1=2"}};
   EXPECT_EQ(url.query, expected);
 }
 
 TEST(SqlalchemyUrl, QueryDropsBlankFieldsLikeParseQsl) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://h/d?empty=&flag&&=x&k=v");
+  const SqlalchemyUrl url = Parse("postgresql://h/d?empty=&flag&&=x&k=v");
   const Query expected = {{"", "x"}, {"k", "v"}};
   EXPECT_EQ(url.query, expected);
 }
 
 TEST(SqlalchemyUrl, SqliteWithoutPathIsInMemory) {
   for (const std::string text : {"sqlite://", "sqlite:///"}) {
-    const SqlalchemyUrl url = ParseSqlalchemyUrl(text);
+    const SqlalchemyUrl url = Parse(text);
     EXPECT_EQ(url.type, DatabaseType::kSqlite) << text;
     EXPECT_EQ(url.database, "") << text;
     EXPECT_TRUE(url.IsSqliteMemory()) << text;
@@ -195,19 +198,19 @@ TEST(SqlalchemyUrl, SqliteWithoutPathIsInMemory) {
 }
 
 TEST(SqlalchemyUrl, SqliteMemoryKeywordIsInMemory) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("sqlite:///:memory:");
+  const SqlalchemyUrl url = Parse("sqlite:///:memory:");
   EXPECT_EQ(url.database, ":memory:");
   EXPECT_TRUE(url.IsSqliteMemory());
 }
 
 TEST(SqlalchemyUrl, SqliteThreeSlashesGiveARelativePath) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("sqlite:///instance/caloria.db");
+  const SqlalchemyUrl url = Parse("sqlite:///instance/caloria.db");
   EXPECT_EQ(url.database, "instance/caloria.db");
   EXPECT_FALSE(url.IsSqliteMemory());
 }
 
 TEST(SqlalchemyUrl, SqliteFourSlashesGiveAnAbsolutePath) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("sqlite+pysqlite:////srv/caloria/app.db");
+  const SqlalchemyUrl url = Parse("sqlite+pysqlite:////srv/caloria/app.db");
   EXPECT_EQ(url.type, DatabaseType::kSqlite);
   EXPECT_EQ(url.driver, "pysqlite");
   EXPECT_EQ(url.database, "/srv/caloria/app.db");
@@ -229,7 +232,7 @@ TEST(SqlalchemyUrl, SqliteWithCredentialsIsRejectedWithoutRepeatingThem) {
 
 TEST(SqlalchemyUrl, SqliteWithEmptyUserInfoIsAcceptedLikePysqlite) {
   // pysqlite tests the parts for truthiness, so an empty user passes.
-  EXPECT_EQ(ParseSqlalchemyUrl("sqlite://@/x.db").database, "x.db");
+  EXPECT_EQ(Parse("sqlite://@/x.db").database, "x.db");
 }
 
 TEST(SqlalchemyUrl, UnsupportedDatabaseIsRejected) {
@@ -265,7 +268,7 @@ TEST(SqlalchemyUrl, SurroundingWhitespaceIsRejectedWithAFix) {
 
 TEST(SqlalchemyUrl, OverlongUrlIsRejected) {
   // std::regex recurses per character; tens of kilobytes overflow the stack.
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://h/d?x=" + std::string(4000, 'a')).query.size(), 1u);
+  EXPECT_EQ(Parse("postgresql://h/d?x=" + std::string(4000, 'a')).query.size(), 1u);
   EXPECT_NE(ErrorFor("postgresql://h/d?x=" + std::string(100000, 'a')), "");
 }
 
@@ -308,39 +311,37 @@ TEST(SqlalchemyUrl, PortIsNotQuotedWhenItMayBePartOfThePassword) {
 }
 
 TEST(SqlalchemyUrl, RedactedHidesThePassword) {
-  const SqlalchemyUrl url =
-      ParseSqlalchemyUrl("postgresql+psycopg2://user:s3cret@host:5432/db?sslmode=require");
+  const SqlalchemyUrl url = Parse("postgresql+psycopg2://user:s3cret@host:5432/db?sslmode=require");
   EXPECT_EQ(url.Redacted(), "postgresql+psycopg2://user:***@host:5432/db?sslmode=require");
 }
 
 TEST(SqlalchemyUrl, RedactedShowsNoPasswordWhenThereIsNone) {
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql://user@host/db").Redacted(),
-            "postgresql://user@host/db");
-  EXPECT_EQ(ParseSqlalchemyUrl("postgresql:///db").Redacted(), "postgresql:///db");
-  EXPECT_EQ(ParseSqlalchemyUrl("postgres://h").Redacted(), "postgres://h");
+  EXPECT_EQ(Parse("postgresql://user@host/db").Redacted(), "postgresql://user@host/db");
+  EXPECT_EQ(Parse("postgresql:///db").Redacted(), "postgresql:///db");
+  EXPECT_EQ(Parse("postgres://h").Redacted(), "postgres://h");
 }
 
 TEST(SqlalchemyUrl, RedactedQuotesWhatWouldBeMisread) {
   const SqlalchemyUrl url =
-      ParseSqlalchemyUrl("postgresql://me%40corp:p%40ss@[::1]:5433/100%25%3F?b=x%26y&a=1+2&a=3");
+      Parse("postgresql://me%40corp:p%40ss@[::1]:5433/100%25%3F?b=x%26y&a=1+2&a=3");
   EXPECT_EQ(url.Redacted(), "postgresql://me%40corp:***@[::1]:5433/100%25%3F?a=1+2&a=3&b=x%26y");
 }
 
 TEST(SqlalchemyUrl, RedactedHidesAHostHoldingAPasswordTail) {
-  const SqlalchemyUrl url = ParseSqlalchemyUrl("postgresql://u:Tr0ub@Zebra@db/d");
+  const SqlalchemyUrl url = Parse("postgresql://u:Tr0ub@Zebra@db/d");
   EXPECT_EQ(url.Redacted(), "postgresql://u:***@***/d");
 }
 
 TEST(SqlalchemyUrl, RedactedRendersSqliteForms) {
-  EXPECT_EQ(ParseSqlalchemyUrl("sqlite://").Redacted(), "sqlite://");
-  EXPECT_EQ(ParseSqlalchemyUrl("sqlite:///:memory:").Redacted(), "sqlite:///:memory:");
-  EXPECT_EQ(ParseSqlalchemyUrl("sqlite:///app.db").Redacted(), "sqlite:///app.db");
-  EXPECT_EQ(ParseSqlalchemyUrl("sqlite:////srv/app.db").Redacted(), "sqlite:////srv/app.db");
+  EXPECT_EQ(Parse("sqlite://").Redacted(), "sqlite://");
+  EXPECT_EQ(Parse("sqlite:///:memory:").Redacted(), "sqlite:///:memory:");
+  EXPECT_EQ(Parse("sqlite:///app.db").Redacted(), "sqlite:///app.db");
+  EXPECT_EQ(Parse("sqlite:////srv/app.db").Redacted(), "sqlite:////srv/app.db");
 }
 
 TEST(SqlalchemyUrl, IsSqliteMemoryIsFalseForFilesAndPostgresql) {
-  EXPECT_FALSE(ParseSqlalchemyUrl("sqlite:///app.db").IsSqliteMemory());
-  EXPECT_FALSE(ParseSqlalchemyUrl("postgresql://h/d").IsSqliteMemory());
+  EXPECT_FALSE(Parse("sqlite:///app.db").IsSqliteMemory());
+  EXPECT_FALSE(Parse("postgresql://h/d").IsSqliteMemory());
 }
 
 TEST(SqlalchemyUrl, DatabaseTypeNamesMatchTheLabelValues) {

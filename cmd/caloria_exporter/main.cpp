@@ -1,0 +1,172 @@
+// caloria_exporter: watches the Caloria app's database and publishes its
+// health as Prometheus metrics and JSON health pages.
+//
+// This file only wires the data path, which runs one way
+// (docs/architecture.md): flags/environment/env file -> Config -> Poller ->
+// collectors -> Snapshot -> rendered Pages -> HTTP handlers.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "collectors/registry.h"
+#include "config/config.h"
+#include "core/build_info.h"
+#include "core/logger.h"
+#include "core/thread_guard.h"
+#include "http/http_server.h"
+#include "http/router.h"
+#include "poll/poller.h"
+#include "render/page_store.h"
+#include "render/pages.h"
+
+namespace caloria {
+namespace {
+
+constexpr int kExitUsage = 2;
+
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  if (const char* value = std::getenv(name.c_str())) return std::string(value);
+  return std::nullopt;
+}
+
+int UsageError(const std::string& message) {
+  std::cerr << "caloria_exporter: " << message << "\n";
+  return kExitUsage;
+}
+
+std::vector<FlagGroup> AllFlagGroups() {
+  std::vector<FlagGroup> groups = ExporterFlagGroups();
+  for (auto& group : BuiltinCollectors().FlagGroups()) groups.push_back(std::move(group));
+  return groups;
+}
+
+void LogStartup(const Config& config, const CollectorList& collectors, Logger& logger) {
+  logger.Info("starting caloria_exporter", {{"version", kVersion}, {"revision", kRevision}});
+  const DatabaseLocation& database = config.database;
+  logger.Info("effective configuration",
+              {{"database_type", DatabaseTypeName(database.url.type)},
+               {"database_url", database.url.Redacted()},
+               {"url_source", ConfigSourceName(database.source)},
+               {"url_origin", database.origin},
+               {"expected_type", ExpectedTypeName(database.expected_type)},
+               {"expected_type_reason", database.expected_type_reason},
+               {"env_file", database.env_file.value_or("")},
+               {"listen_address", config.listen.text},
+               {"telemetry_path", config.telemetry_path},
+               {"interval", FormatDuration(config.interval)},
+               {"timeout", FormatDuration(config.timeout)}});
+  for (const auto& collector : collectors) {
+    LogFields fields{{"collector", collector->Name()}};
+    for (auto& field : collector->Settings()) fields.push_back(std::move(field));
+    logger.Info("collector enabled", fields);
+  }
+  for (const auto& warning : database.env_file_warnings) {
+    logger.Warn("env file line skipped", {{"file", database.env_file.value_or("")},
+                                          {"line", std::to_string(warning.line)},
+                                          {"problem", warning.message}});
+  }
+  for (const auto& problem : database.problems) {
+    const LogFields fields{{"check", problem.check}, {"problem", problem.message}};
+    if (problem.severity == HealthStatus::kUnhealthy) {
+      logger.Error("configuration problem", fields);
+    } else {
+      logger.Warn("configuration problem", fields);
+    }
+  }
+}
+
+int Run(const Config& config) {
+  Logger logger(std::cerr, config.log_level, config.log_format);
+
+  // Signals are taken synchronously by the main thread alone; every thread
+  // started below inherits the blocked mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  PageStore store;
+  SharedObservations shared;
+  Poller poller(
+      config.interval, config.timeout, BuildInfo{kVersion, kRevision},
+      [&config, &store](const Snapshot& snapshot) {
+        store.Publish(
+            std::make_shared<const Pages>(RenderPages(snapshot, config.telemetry_path, kVersion)));
+      },
+      logger);
+  Result<CollectorList> collectors =
+      BuiltinCollectors().Build({config, shared, [&poller] { poller.RequestPoll(); }});
+  if (!collectors) return UsageError(collectors.error());
+  LogStartup(config, *collectors, logger);
+  for (auto& collector : *collectors) poller.Add(std::move(collector));
+  poller.PollOnce();
+
+  // Three missed polls, each allowed its full timeout, make the pages stale.
+  const Router router(config.telemetry_path, 3 * (config.interval + config.timeout));
+  Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(
+      config.listen,
+      [&router, &store](const HttpRequest& request) {
+        const auto pages = store.Latest();
+        return router.Route(request, pages.get());
+      },
+      logger);
+  if (!server) {
+    logger.Error("cannot start the HTTP server", {{"err", server.error()}});
+    return EXIT_FAILURE;
+  }
+  logger.Info("listening", {{"address", config.listen.text}});
+  poller.Start();
+
+  int received = 0;
+  sigwait(&signals, &received);
+  logger.Info("shutting down", {{"signal", strsignal(received)}});
+  poller.Stop();
+  server->reset();
+  return EXIT_SUCCESS;
+}
+
+int Main(const std::vector<std::string>& args) {
+  const std::vector<FlagGroup> groups = AllFlagGroups();
+  const Result<CommandLine> command = ParseCommandLine(args, groups);
+  if (!command) return UsageError(command.error());
+  switch (command->kind) {
+    case CommandLine::Kind::kHelp:
+      std::cout << UsageText(
+          "usage: caloria_exporter [<flags>]\n\n"
+          "Prometheus exporter for the health of the Caloria app's database.\n\n",
+          groups, EnvironmentHelp());
+      return EXIT_SUCCESS;
+    case CommandLine::Kind::kVersion:
+      std::cout << "caloria_exporter, version " << kVersion << " (revision: " << kRevision << ")\n";
+      return EXIT_SUCCESS;
+    case CommandLine::Kind::kRun:
+      break;
+  }
+  std::error_code ignored;
+  const auto cwd = std::filesystem::current_path(ignored).string();
+  const Result<Config> config = LoadConfig(command->flags, &ProcessEnv, cwd);
+  if (!config) return UsageError(config.error());
+  return Run(*config);
+}
+
+}  // namespace
+}  // namespace caloria
+
+int main(int argc, char** argv) {
+  int status = EXIT_FAILURE;
+  // The main thread's guard: a bug reaching here is reported in one line
+  // rather than by std::terminate's abort.
+  if (auto error = caloria::CatchAll(
+          [&] { status = caloria::Main(std::vector<std::string>(argv + 1, argv + argc)); })) {
+    std::cerr << "caloria_exporter: internal error: " << *error << "\n";
+    return EXIT_FAILURE;
+  }
+  return status;
+}

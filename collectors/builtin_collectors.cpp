@@ -1,0 +1,24 @@
+#include "collectors/backup/backup_collector.h"
+#include "collectors/config_collector.h"
+#include "collectors/database/database_collector.h"
+#include "collectors/process_collector.h"
+#include "collectors/registry.h"
+
+namespace caloria {
+
+// Every collector, one line each. An explicit list rather than self-
+// registering static objects: a static library drops object files nothing
+// references, and a registration lost that way would fail silently.
+// The order here is the order of --help; the run order also honours each
+// spec's runs_after.
+const CollectorRegistry& BuiltinCollectors() {
+  static const CollectorRegistry registry({
+      ConfigCollectorSpec(),
+      DatabaseCollectorSpec(),
+      BackupCollectorSpec(),
+      ProcessCollectorSpec(),
+  });
+  return registry;
+}
+
+}  // namespace caloria

@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "collectors/collector.h"
+#include "collectors/registry.h"
+#include "collectors/shared_observations.h"
+#include "config/sqlalchemy_url.h"
+
+namespace caloria {
+
+struct DatabaseTarget {
+  SqlalchemyUrl url;
+  std::string sqlite_path;  // absolute; empty for PostgreSQL and in-memory SQLite
+  std::string users_query;
+};
+
+// What one connect-and-count found.
+struct DatabaseObservation {
+  bool up = false;
+  std::optional<double> connect_seconds;
+  std::optional<double> query_seconds;
+  std::optional<double> users;
+  std::string connect_error;
+  std::string query_error;
+};
+
+// Connects to the app's database afresh at every run, as the app's own
+// health check would: a kept-open connection would hide exactly the
+// failures (authentication, pg_hba, max_connections, a moved file) that a
+// restarted app would hit. Then runs the users query, read-only.
+class DatabaseCollector : public Collector {
+ public:
+  // `live_users` (may be null) receives each poll's count for the backup
+  // collector.
+  explicit DatabaseCollector(DatabaseTarget target,
+                             std::shared_ptr<LiveUserCount> live_users = nullptr);
+
+  std::string Name() const override { return "database"; }
+  CollectorResult Collect(const Deadline& deadline) override;
+  LogFields Settings() const override;
+
+ private:
+  DatabaseObservation ObservePostgres(const Deadline& deadline);
+  DatabaseObservation ObserveSqlite(const Deadline& deadline);
+  CollectorResult Publish(const DatabaseObservation& seen) const;
+
+  DatabaseTarget target_;
+  std::shared_ptr<LiveUserCount> live_users_;
+  // Kept from the last successful connect, so caloria_database_info does not
+  // change series while the database is down.
+  std::string server_version_;
+};
+
+// Reads the users query's single value as a non-negative count.
+std::optional<double> ParseUserCount(const std::string& text);
+
+// --[no-]collector.database and --database.users-query.
+CollectorSpec DatabaseCollectorSpec();
+
+}  // namespace caloria

@@ -1,0 +1,167 @@
+#include "collectors/database/postgres_connection.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace caloria {
+namespace {
+
+// libpq messages end with a newline and may span lines; logs want one line.
+// Runs of whitespace (libpq indents its hints with tabs) become one space.
+std::string OneLine(const std::string& message) {
+  std::string out;
+  for (char c : message) {
+    const bool space = c == '\n' || c == '\t' || c == '\r' || c == ' ';
+    if (!space) {
+      out += c;
+    } else if (!out.empty() && out.back() != ' ') {
+      out += ' ';
+    }
+  }
+  if (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+// Never let a password reach an error message, even if libpq echoes it.
+// Passwords under four characters are left alone: replacing every "p" in a
+// message would garble it and, by where the stars land, give the password away.
+std::string Scrub(std::string message, const Secret& password) {
+  if (password.Reveal().size() < 4) return message;
+  const std::string& secret = password.Reveal();
+  for (auto pos = message.find(secret); pos != std::string::npos; pos = message.find(secret, pos)) {
+    message.replace(pos, secret.size(), "***");
+  }
+  return message;
+}
+
+enum class WaitResult { kReady, kTimeout, kError };
+
+WaitResult WaitForSocket(int socket, bool for_write, const Deadline& deadline) {
+  if (socket < 0) return WaitResult::kError;
+  pollfd descriptor{socket, static_cast<short>(for_write ? POLLOUT : POLLIN), 0};
+  while (true) {
+    const int remaining = static_cast<int>(deadline.Remaining().count());
+    if (remaining <= 0) return WaitResult::kTimeout;
+    const int ready = poll(&descriptor, 1, remaining);
+    if (ready > 0) return WaitResult::kReady;
+    if (ready == 0) return WaitResult::kTimeout;
+    if (errno != EINTR) return WaitResult::kError;
+  }
+}
+
+std::string TimeoutMessage(const char* what) {
+  return std::string(what) + " timed out: the server did not answer within --collector.timeout";
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> LibpqParams(
+    const SqlalchemyUrl& url, std::chrono::milliseconds statement_timeout) {
+  std::vector<std::pair<std::string, std::string>> params;
+  if (!url.host.empty()) params.emplace_back("host", url.host);
+  if (url.port) params.emplace_back("port", std::to_string(*url.port));
+  if (!url.database.empty()) params.emplace_back("dbname", url.database);
+  if (!url.username.empty()) params.emplace_back("user", url.username);
+  if (!url.password.empty()) params.emplace_back("password", url.password.Reveal());
+  params.emplace_back("application_name", "caloria_exporter");
+  // Read-only and bounded on the server side too.
+  params.emplace_back("options", "-c default_transaction_read_only=on -c statement_timeout=" +
+                                     std::to_string(statement_timeout.count()));
+  // Query options come last: libpq lets a later keyword override an earlier one,
+  // as psycopg2 gives the URL's query options precedence.
+  for (const auto& [key, value] : url.query) params.emplace_back(key, value);
+  return params;
+}
+
+Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
+    const SqlalchemyUrl& url, const Deadline& deadline,
+    std::chrono::milliseconds statement_timeout) {
+  const auto params = LibpqParams(url, statement_timeout);
+  std::vector<const char*> keywords;
+  std::vector<const char*> values;
+  for (const auto& [key, value] : params) {
+    keywords.push_back(key.c_str());
+    values.push_back(value.c_str());
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+
+  std::unique_ptr<PGconn, Finisher> conn(PQconnectStartParams(keywords.data(), values.data(), 0));
+  if (!conn) return Fail("out of memory starting a PostgreSQL connection");
+  if (PQstatus(conn.get()) == CONNECTION_BAD) {
+    return Fail(Scrub(OneLine(PQerrorMessage(conn.get())), url.password));
+  }
+  PostgresPollingStatusType state = PGRES_POLLING_WRITING;
+  while (state != PGRES_POLLING_OK) {
+    if (state == PGRES_POLLING_FAILED) {
+      return Fail(Scrub(OneLine(PQerrorMessage(conn.get())), url.password));
+    }
+    const auto waited =
+        WaitForSocket(PQsocket(conn.get()), state == PGRES_POLLING_WRITING, deadline);
+    if (waited == WaitResult::kTimeout) return Fail(TimeoutMessage("connecting to PostgreSQL"));
+    if (waited == WaitResult::kError) {
+      return Fail("connecting to PostgreSQL failed: the socket closed");
+    }
+    state = PQconnectPoll(conn.get());
+  }
+  if (PQsetnonblocking(conn.get(), 1) != 0) {
+    return Fail(Scrub(OneLine(PQerrorMessage(conn.get())), url.password));
+  }
+  return std::make_unique<PostgresConnection>(std::move(conn));
+}
+
+std::string PostgresConnection::ServerVersion() const {
+  const char* version = PQparameterStatus(conn_.get(), "server_version");
+  if (!version) return "";
+  // Debian reports "15.18 (Debian 15.18-0+deb12u1)": keep the number, which
+  // is what dashboards group by; the rest belongs to the package.
+  std::string text(version);
+  return text.substr(0, text.find(' '));
+}
+
+Result<std::string> PostgresConnection::QuerySingleValue(const std::string& sql,
+                                                         const Deadline& deadline) {
+  PGconn* conn = conn_.get();
+  // The extended protocol accepts exactly one statement, so a users query can
+  // never smuggle a second one in.
+  if (!PQsendQueryParams(conn, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0)) {
+    return Fail(OneLine(PQerrorMessage(conn)));
+  }
+  while (true) {
+    const int flushed = PQflush(conn);
+    if (flushed < 0) return Fail(OneLine(PQerrorMessage(conn)));
+    if (flushed == 0) break;
+    if (WaitForSocket(PQsocket(conn), true, deadline) != WaitResult::kReady) {
+      return Fail(TimeoutMessage("sending the query"));
+    }
+  }
+  std::unique_ptr<PGresult, decltype(&PQclear)> last(nullptr, &PQclear);
+  while (true) {
+    while (PQisBusy(conn)) {
+      const auto waited = WaitForSocket(PQsocket(conn), false, deadline);
+      if (waited == WaitResult::kTimeout) return Fail(TimeoutMessage("the query"));
+      if (waited == WaitResult::kError || !PQconsumeInput(conn)) {
+        return Fail(OneLine(PQerrorMessage(conn)));
+      }
+    }
+    PGresult* result = PQgetResult(conn);
+    if (!result) break;
+    last.reset(result);
+  }
+  if (!last) return Fail("the query returned no result");
+  if (PQresultStatus(last.get()) != PGRES_TUPLES_OK) {
+    return Fail(OneLine(PQresultErrorMessage(last.get())));
+  }
+  if (PQntuples(last.get()) != 1 || PQnfields(last.get()) != 1) {
+    return Fail("the query returned " + std::to_string(PQntuples(last.get())) + " rows of " +
+                std::to_string(PQnfields(last.get())) + " columns; it must return one number");
+  }
+  if (PQgetisnull(last.get(), 0, 0)) {
+    return Fail("the query returned NULL; it must return one number");
+  }
+  return std::string(PQgetvalue(last.get(), 0, 0));
+}
+
+}  // namespace caloria

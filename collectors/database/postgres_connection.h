@@ -1,0 +1,49 @@
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/sqlalchemy_url.h"
+#include "core/deadline.h"
+#include "core/result.h"
+
+namespace caloria {
+
+// One PostgreSQL connection, owned (PQfinish on destruction). Every call is
+// bounded by a Deadline: libpq's non-blocking API is driven with poll(), so
+// a server that accepts TCP but never answers costs at most the deadline.
+class PostgresConnection {
+ public:
+  // Connects, or says why not in one line without the password; never
+  // blocks past the deadline. Queries run read-only with statement_timeout
+  // set, so the server also gives up on a query the exporter has abandoned.
+  static Result<std::unique_ptr<PostgresConnection>> Connect(
+      const SqlalchemyUrl& url, const Deadline& deadline,
+      std::chrono::milliseconds statement_timeout);
+
+  // The server_version parameter the server reports at connect, e.g. "15.18".
+  std::string ServerVersion() const;
+
+  // Runs a query expected to return one row with one non-NULL column.
+  Result<std::string> QuerySingleValue(const std::string& sql, const Deadline& deadline);
+
+  struct Finisher {
+    void operator()(PGconn* conn) const { PQfinish(conn); }
+  };
+  // Takes over a connection that is already established.
+  explicit PostgresConnection(std::unique_ptr<PGconn, Finisher> conn) : conn_(std::move(conn)) {}
+
+ private:
+  std::unique_ptr<PGconn, Finisher> conn_;
+};
+
+// libpq's keyword/value pairs for a URL, as psycopg2 passes a SQLAlchemy URL:
+// query options (sslmode, ...) are handed over as they are. Exposed for tests.
+std::vector<std::pair<std::string, std::string>> LibpqParams(
+    const SqlalchemyUrl& url, std::chrono::milliseconds statement_timeout);
+
+}  // namespace caloria

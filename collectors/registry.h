@@ -1,0 +1,68 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "collectors/collector.h"
+#include "collectors/shared_observations.h"
+#include "config/config.h"
+#include "config/flags.h"
+#include "core/result.h"
+
+namespace caloria {
+
+// What a collector's factory may use.
+struct CollectorContext {
+  const Config& config;  // the exporter's settings; config.flags holds the collector's own
+  SharedObservations& shared;
+  // Asks for a poll now: a collector's background work (a backup
+  // verification) has finished. Poller::RequestPoll in the exporter.
+  std::function<void()> request_poll;
+};
+
+// A collector as node_exporter's registerCollector declares one: its name,
+// whether it runs by default, its flags and how to build it. The registry
+// turns these into --[no-]collector.NAME, the flags, --help and the run order.
+struct CollectorSpec {
+  std::string name;   // the collector label, and --[no-]collector.NAME
+  std::string title;  // the heading of its flags in --help, e.g. "Backup collector"
+  std::string help;   // what the switch turns on, e.g. "Watch the backup folder"
+  bool enabled_by_default = true;
+  std::vector<FlagSpec> flags;
+  // Collectors whose SharedObservations this one reads within a poll; it
+  // runs after them. A listed collector that is switched off is simply absent.
+  std::vector<std::string> runs_after;
+  // Reads the collector's flags from context.config.flags (a bad value is an
+  // Error, which makes the exporter exit 2) and builds it.
+  std::function<Result<std::unique_ptr<Collector>>(const CollectorContext&)> make;
+};
+
+class CollectorRegistry {
+ public:
+  // The specs are put in run order: each after those in its runs_after,
+  // otherwise as given. A duplicate name, an unknown runs_after or a cycle is
+  // a programming error (std::logic_error), found by the first test that
+  // builds the registry.
+  explicit CollectorRegistry(std::vector<CollectorSpec> specs);
+
+  // In run order.
+  const std::vector<CollectorSpec>& specs() const { return specs_; }
+
+  // For --help and the command-line parser: one group per collector, its
+  // --[no-]collector.NAME switch and its flags.
+  std::vector<FlagGroup> FlagGroups() const;
+
+  // Builds the collectors switched on (--collector.NAME / --no-collector.NAME,
+  // else their default), in run order.
+  Result<CollectorList> Build(const CollectorContext& context) const;
+
+ private:
+  std::vector<CollectorSpec> specs_;
+};
+
+// Every collector this exporter has (collectors/builtin_collectors.cpp).
+const CollectorRegistry& BuiltinCollectors();
+
+}  // namespace caloria

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/database_location.h"
+#include "config/dotenv.h"
+#include "config/flags.h"
+#include "config/listen_address.h"
+#include "core/duration.h"
+#include "core/logger.h"
+#include "core/result.h"
+
+namespace caloria {
+
+// The exporter's own settings, parsed and validated once at startup and
+// immutable afterwards. Each collector reads its own flags from `flags`
+// (collectors/registry.h); the password lives only in the URL's Secret.
+struct Config {
+  ListenAddress listen{":9841", "", 9841};
+  std::string telemetry_path = "/metrics";
+  Duration interval = std::chrono::seconds(15);
+  Duration timeout = std::chrono::seconds(5);
+  LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kLogfmt;
+
+  DatabaseLocation database;  // the app's database, found as the app finds it
+  FlagValues flags;           // every flag as given, for the collectors' own settings
+};
+
+// The exporter's own flags, as --help groups them; the collectors add theirs.
+std::vector<FlagGroup> ExporterFlagGroups();
+
+// What --help says after the flags: the environment variables read.
+std::string EnvironmentHelp();
+
+// Builds the Config from parsed flags, the process environment and the app's
+// env file, with precedence flag > process environment > env file > default.
+// A usage error is an Error (one line, with the fix); everything the app
+// itself would survive becomes a Problem in config.database.problems.
+Result<Config> LoadConfig(const FlagValues& flags, const EnvLookup& process_env,
+                          const std::string& current_dir);
+
+}  // namespace caloria

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "render/pages.h"
+
+namespace caloria {
+
+struct HttpRequest {
+  std::string method;
+  std::string path;  // without the query string
+};
+
+struct HttpResponse {
+  int status_code = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool head_only = false;  // HEAD: send headers, not the body
+};
+
+// Maps a request to one of the pre-rendered pages: pure, so every rule
+// (404, 405, HEAD) is unit-tested without a socket.
+class Router {
+ public:
+  // Health pages older than `stale_after` answer 503: a poller stuck past
+  // every deadline (libpq resolving a host name, say) must not leave a
+  // load balancer reading "healthy" forever.
+  Router(std::string telemetry_path, std::chrono::milliseconds stale_after)
+      : telemetry_path_(std::move(telemetry_path)), stale_after_(stale_after) {}
+
+  // `pages` is null until the first poll has finished.
+  HttpResponse Route(
+      const HttpRequest& request, const Pages* pages,
+      std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) const;
+
+ private:
+  const RenderedPage* Find(const std::string& path, const Pages& pages) const;
+
+  std::string telemetry_path_;
+  std::chrono::milliseconds stale_after_;
+};
+
+}  // namespace caloria

@@ -1,0 +1,15 @@
+#pragma once
+
+#include <string>
+
+#include "poll/snapshot.h"
+#include "render/pages.h"
+
+namespace caloria {
+
+// GET /: a small HTML page, as every Prometheus exporter has, linking the
+// metrics and health pages and showing the current status of each check.
+RenderedPage RenderLandingPage(const Snapshot& snapshot, const std::string& telemetry_path,
+                               const std::string& version);
+
+}  // namespace caloria
