@@ -58,6 +58,12 @@ std::vector<FlagGroup> CollectorRegistry::FlagGroups() const {
 }
 
 Result<CollectorList> CollectorRegistry::Build(const CollectorContext& context) const {
+  for (const auto& spec : specs_) {
+    if (!spec.check_flags) continue;
+    if (Status checked = spec.check_flags(context.config.flags); !checked) {
+      return Fail(checked.error());
+    }
+  }
   CollectorList collectors;
   for (const auto& spec : specs_) {
     if (!context.config.flags.Switch(SwitchName(spec), spec.enabled_by_default)) continue;

@@ -34,8 +34,12 @@ struct CollectorSpec {
   // Collectors whose SharedObservations this one reads within a poll; it
   // runs after them. A listed collector that is switched off is simply absent.
   std::vector<std::string> runs_after;
-  // Reads the collector's flags from context.config.flags (a bad value is an
-  // Error, which makes the exporter exit 2) and builds it.
+  // Checks the collector's flags (may be empty). Run for every collector,
+  // switched on or off, as kingpin checks every flag: a typo in a flag
+  // waiting for --collector.NAME is found the day it is written, not the day
+  // the collector is switched on. An Error makes the exporter exit 2.
+  std::function<Status(const FlagValues&)> check_flags;
+  // Reads the collector's flags from context.config.flags and builds it.
   std::function<Result<std::unique_ptr<Collector>>(const CollectorContext&)> make;
 };
 
@@ -54,8 +58,8 @@ class CollectorRegistry {
   // --[no-]collector.NAME switch and its flags.
   std::vector<FlagGroup> FlagGroups() const;
 
-  // Builds the collectors switched on (--collector.NAME / --no-collector.NAME,
-  // else their default), in run order.
+  // Checks every collector's flags, then builds those switched on
+  // (--collector.NAME / --no-collector.NAME, else their default), in run order.
   Result<CollectorList> Build(const CollectorContext& context) const;
 
  private:

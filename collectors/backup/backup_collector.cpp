@@ -188,6 +188,12 @@ CollectorSpec BackupCollectorSpec() {
   spec.flags = BackupFlags();
   // It compares a backup's users with the live count of the same poll.
   spec.runs_after = {"database"};
+  spec.check_flags = [](const FlagValues& flags) -> Status {
+    if (Result<BackupSettings> settings = BackupSettingsFromFlags(flags); !settings) {
+      return Fail(settings.error());
+    }
+    return {};
+  };
   spec.make = [](const CollectorContext& context) -> Result<std::unique_ptr<Collector>> {
     Result<BackupSettings> settings = BackupSettingsFromFlags(context.config.flags);
     if (!settings) return Fail(settings.error());

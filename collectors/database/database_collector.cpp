@@ -48,6 +48,10 @@ void ObserveConnected(Connection& connection, Stopwatch::time_point connect_star
   seen.query_seconds = query_seconds;
 }
 
+Result<std::string> UsersQueryFromFlags(const FlagValues& flags) {
+  return ValidateUsersQuery(flags.Get("database.users-query").value_or(kDefaultUsersQuery));
+}
+
 }  // namespace
 
 std::optional<double> ParseUserCount(const std::string& text) {
@@ -180,9 +184,12 @@ CollectorSpec DatabaseCollectorSpec() {
   spec.flags = {{"database.users-query", "SQL",
                  "Single read-only SELECT returning the number of users (default \"SELECT "
                  "count(*) FROM users\")."}};
+  spec.check_flags = [](const FlagValues& flags) -> Status {
+    const Result<std::string> query = UsersQueryFromFlags(flags);
+    return query ? Status() : Fail(query.error());
+  };
   spec.make = [](const CollectorContext& context) -> Result<std::unique_ptr<Collector>> {
-    const Result<std::string> query = ValidateUsersQuery(
-        context.config.flags.Get("database.users-query").value_or(kDefaultUsersQuery));
+    const Result<std::string> query = UsersQueryFromFlags(context.config.flags);
     if (!query) return Fail(query.error());
     const DatabaseLocation& database = context.config.database;
     return std::unique_ptr<Collector>(std::make_unique<DatabaseCollector>(

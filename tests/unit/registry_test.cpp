@@ -29,9 +29,15 @@ CollectorSpec Spec(const std::string& name, std::vector<std::string> runs_after 
   spec.enabled_by_default = enabled_by_default;
   spec.runs_after = std::move(runs_after);
   spec.flags = {{name + ".setting", "VALUE", "A setting of " + name + "."}};
-  spec.make = [name](const CollectorContext& context) -> Result<std::unique_ptr<Collector>> {
-    if (context.config.flags.Get(name + ".setting") == "bad") {
+  spec.check_flags = [name](const FlagValues& flags) -> Status {
+    if (flags.Get(name + ".setting") == "bad") {
       return Fail("--" + name + ".setting='bad': give a good one");
+    }
+    return {};
+  };
+  spec.make = [name](const CollectorContext& context) -> Result<std::unique_ptr<Collector>> {
+    if (context.config.flags.Get(name + ".setting") == "unbuildable") {
+      return Fail("cannot build " + name);
     }
     return std::unique_ptr<Collector>(std::make_unique<NamedCollector>(name));
   };
@@ -103,13 +109,24 @@ TEST(CollectorRegistry, BuildsTheCollectorsSwitchedOnInRunOrder) {
             (std::vector<std::string>{"backup", "slow"}));
 }
 
+TEST(CollectorRegistry, ABadFlagIsAUsageErrorEvenForACollectorSwitchedOff) {
+  const CollectorRegistry registry({Spec("database"), Spec("backup")});
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--backup.setting=bad"},
+        std::vector<std::string>{"--backup.setting=bad", "--no-collector.backup"}}) {
+    const Result<CollectorList> built = BuildWith(registry, args);
+    ASSERT_FALSE(built.ok()) << args.size();
+    EXPECT_EQ(built.error(), "--backup.setting='bad': give a good one");
+  }
+}
+
 TEST(CollectorRegistry, AFactoryErrorIsTheUsageError) {
   const CollectorRegistry registry({Spec("database"), Spec("backup")});
-  const Result<CollectorList> built = BuildWith(registry, {"--backup.setting=bad"});
+  const Result<CollectorList> built = BuildWith(registry, {"--backup.setting=unbuildable"});
   ASSERT_FALSE(built.ok());
-  EXPECT_EQ(built.error(), "--backup.setting='bad': give a good one");
-  // A collector switched off is not built, so its flags are not read.
-  EXPECT_TRUE(BuildWith(registry, {"--backup.setting=bad", "--no-collector.backup"}).ok());
+  EXPECT_EQ(built.error(), "cannot build backup");
+  // A collector switched off is not built.
+  EXPECT_TRUE(BuildWith(registry, {"--backup.setting=unbuildable", "--no-collector.backup"}).ok());
 }
 
 TEST(BuiltinCollectors, AreTheExportersFourInRunOrder) {
@@ -145,6 +162,10 @@ TEST(BuiltinCollectors, BadFlagValuesOfACollectorAreUsageErrors) {
                                              {"--backup.dir="}}) {
     const Result<CollectorList> built = BuildWith(BuiltinCollectors(), args);
     EXPECT_FALSE(built.ok()) << args[0];
+    std::vector<std::string> switched_off = args;
+    switched_off.push_back("--no-collector.database");
+    switched_off.push_back("--no-collector.backup");
+    EXPECT_FALSE(BuildWith(BuiltinCollectors(), switched_off).ok()) << args[0];
   }
 }
 
