@@ -2,23 +2,27 @@
 
 #include "collectors/collector.h"
 #include "collectors/registry.h"
-#include "config/database_location.h"
+#include "config/config_reloader.h"
+#include "config/config_store.h"
 
 namespace caloria {
 
-// Publishes what the startup validation found: which database the app is
-// configured for and from where, and every configuration problem. The
-// configuration is immutable, so this collector only re-publishes it; it
-// exists so the poller treats it like every other source of metrics.
+// Publishes the configuration in force: which database the app is
+// configured for and from where, every configuration problem, and how the
+// last reload went. It also watches the files the configuration was read
+// from: when one changes, it reloads before the other collectors of the same
+// poll run, so a .env that loses DATABASE_URL is reported within one interval.
 class ConfigCollector : public Collector {
  public:
-  explicit ConfigCollector(const DatabaseLocation& database);
+  // `reloader` may be null (nothing is watched).
+  ConfigCollector(const ConfigStore& store, ConfigReloader* reloader);
 
   std::string Name() const override { return "config"; }
   CollectorResult Collect(const Deadline& deadline) override;
 
  private:
-  CollectorResult result_;
+  const ConfigStore& store_;
+  ConfigReloader* reloader_;
 };
 
 // --[no-]collector.config.

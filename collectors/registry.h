@@ -8,6 +8,8 @@
 #include "collectors/collector.h"
 #include "collectors/shared_observations.h"
 #include "config/config.h"
+#include "config/config_reloader.h"
+#include "config/config_store.h"
 #include "config/flags.h"
 #include "core/result.h"
 
@@ -15,7 +17,13 @@ namespace caloria {
 
 // What a collector's factory may use.
 struct CollectorContext {
-  const Config& config;  // the exporter's settings; config.flags holds the collector's own
+  // The configuration at startup: config.flags holds the collector's own
+  // flags, which never change while the exporter runs.
+  const Config& config;
+  // The configuration in force, which a reload replaces: a collector that
+  // needs the app's database location reads store.Latest() at every run.
+  const ConfigStore& store;
+  ConfigReloader* reloader;  // null where nothing reloads (tests)
   SharedObservations& shared;
   // Asks for a poll now: a collector's background work (a backup
   // verification) has finished. Poller::RequestPoll in the exporter.

@@ -80,7 +80,9 @@ std::string DescribeSource(ConfigSource source, const std::string& variable,
   return variable;
 }
 
-Result<std::string> ReadUrlFile(const std::string& path, const std::string& origin) {
+Result<std::string> ReadUrlFile(DatabaseLocation& location, const std::string& path,
+                                const std::string& origin) {
+  location.files_read.push_back(fs::path(path).lexically_normal().string());
   const auto contents = ReadWholeFile(path);
   if (!contents) {
     return Fail("cannot read the database URL file " + path + " (named by " + origin +
@@ -93,6 +95,7 @@ DotenvFile LoadEnvFile(DatabaseLocation& location, const std::string& path,
                        const EnvLookup& process_env, const std::string& current_dir) {
   const fs::path absolute = fs::absolute(fs::path(current_dir) / path).lexically_normal();
   location.env_file = absolute.string();
+  location.files_read.push_back(absolute.string());
   location.app_dir = absolute.parent_path().string();
   const auto contents = ReadWholeFile(absolute.string());
   if (!contents) {
@@ -145,13 +148,14 @@ Result<std::string> FindUrl(DatabaseLocation& location, const FlagValues& flags,
   if (auto path = flags.Get("database.url-file")) {
     location.source = ConfigSource::kFlag;
     location.origin = "--database.url-file";
-    return ReadUrlFile((fs::path(current_dir) / *path).string(), location.origin);
+    return ReadUrlFile(location, (fs::path(current_dir) / *path).string(), location.origin);
   }
   if (auto found = FindUrlVariable(lookup)) {
     location.source = found->source;
     location.origin = DescribeSource(found->source, found->variable, location.env_file);
     if (found->variable == "DATABASE_URL") return found->value;
-    return ReadUrlFile((fs::path(current_dir) / location.app_dir / found->value).string(),
+    return ReadUrlFile(location,
+                       (fs::path(current_dir) / location.app_dir / found->value).string(),
                        location.origin);
   }
   location.source = ConfigSource::kDefault;

@@ -42,6 +42,10 @@ struct DatabaseLocation {
 
   std::vector<Problem> problems;  // what the app would survive, exported while it lasts
   std::vector<DotenvWarning> env_file_warnings;
+
+  // The files this location was read from (the env file, a URL file), read
+  // or not: a reload is due when one of them changes.
+  std::vector<std::string> files_read;
 };
 
 // --app.env-file, --database.url-file, --database.expected-type and

@@ -8,6 +8,7 @@ HttpResponse PlainText(int status, std::string body) {
 }
 
 constexpr const char* kCheckPrefix = "/health/";
+constexpr const char* kReloadPath = "/-/reload";
 
 }  // namespace
 
@@ -22,9 +23,26 @@ const RenderedPage* Router::Find(const std::string& path, const Pages& pages) co
   return nullptr;
 }
 
+// A reload changes state, so only POST may trigger it: a crawler or a
+// prefetching browser following a link must not.
+HttpResponse Router::Reload(const HttpRequest& request) const {
+  if (request.method != "POST") {
+    HttpResponse response = PlainText(405, "405 method not allowed: use POST to reload\n");
+    response.headers.emplace_back("Allow", "POST");
+    return response;
+  }
+  const Status reloaded = reload_();
+  if (!reloaded) {
+    return PlainText(500, "failed to reload the configuration, the previous one is kept: " +
+                              reloaded.error() + "\n");
+  }
+  return PlainText(200, "configuration reloaded\n");
+}
+
 HttpResponse Router::Route(const HttpRequest& request, const Pages* pages,
                            std::chrono::system_clock::time_point now) const {
   static const Pages kNoPages;
+  if (reload_ && request.path == kReloadPath) return Reload(request);
   // Before the first poll only the fixed paths are known; a check page is
   // known once the collector that owns it has reported.
   const bool fixed =

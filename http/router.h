@@ -1,10 +1,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "core/result.h"
 #include "render/pages.h"
 
 namespace caloria {
@@ -29,8 +31,14 @@ class Router {
   // Health pages older than `stale_after` answer 503: a poller stuck past
   // every deadline (libpq resolving a host name, say) must not leave a
   // load balancer reading "healthy" forever.
-  Router(std::string telemetry_path, std::chrono::milliseconds stale_after)
-      : telemetry_path_(std::move(telemetry_path)), stale_after_(stale_after) {}
+  //
+  // `reload` (may be empty: no reload endpoint) serves POST /-/reload, as
+  // Prometheus and blackbox_exporter do.
+  Router(std::string telemetry_path, std::chrono::milliseconds stale_after,
+         std::function<Status()> reload = {})
+      : telemetry_path_(std::move(telemetry_path)),
+        stale_after_(stale_after),
+        reload_(std::move(reload)) {}
 
   // `pages` is null until the first poll has finished.
   HttpResponse Route(
@@ -40,8 +48,11 @@ class Router {
  private:
   const RenderedPage* Find(const std::string& path, const Pages& pages) const;
 
+  HttpResponse Reload(const HttpRequest& request) const;
+
   std::string telemetry_path_;
   std::chrono::milliseconds stale_after_;
+  std::function<Status()> reload_;
 };
 
 }  // namespace caloria

@@ -15,6 +15,8 @@
 
 #include "collectors/registry.h"
 #include "config/config.h"
+#include "config/config_reloader.h"
+#include "config/config_store.h"
 #include "core/build_info.h"
 #include "core/logger.h"
 #include "core/thread_guard.h"
@@ -80,7 +82,8 @@ void LogStartup(const Config& config, const CollectorList& collectors, Logger& l
   }
 }
 
-int Run(const Config& config) {
+// `load` reads the configuration again with the startup flags, for reloads.
+int Run(const Config& config, const ConfigReloader::Loader& load) {
   Logger logger(std::cerr, config.log_level, config.log_format);
 
   // Signals are taken synchronously by the main thread alone; every thread
@@ -89,9 +92,12 @@ int Run(const Config& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  ConfigStore config_store(std::make_shared<const Config>(config));
+  ConfigReloader reloader(load, config_store, logger);
   PageStore store;
   SharedObservations shared;
   Poller poller(
@@ -101,15 +107,22 @@ int Run(const Config& config) {
             std::make_shared<const Pages>(RenderPages(snapshot, config.telemetry_path, kVersion)));
       },
       logger);
-  Result<CollectorList> collectors =
-      BuiltinCollectors().Build({config, shared, [&poller] { poller.RequestPoll(); }});
+  Result<CollectorList> collectors = BuiltinCollectors().Build(
+      {config, config_store, &reloader, shared, [&poller] { poller.RequestPoll(); }});
   if (!collectors) return UsageError(collectors.error());
   LogStartup(config, *collectors, logger);
   for (auto& collector : *collectors) poller.Add(std::move(collector));
   poller.PollOnce();
 
+  // A reload is seen at the next poll, asked for at once.
+  const auto reload = [&reloader, &poller](const std::string& why) {
+    Status reloaded = reloader.Reload(why);
+    poller.RequestPoll();
+    return reloaded;
+  };
   // Three missed polls, each allowed its full timeout, make the pages stale.
-  const Router router(config.telemetry_path, 3 * (config.interval + config.timeout));
+  const Router router(config.telemetry_path, 3 * (config.interval + config.timeout),
+                      [&reload] { return reload("POST /-/reload"); });
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(
       config.listen,
       [&router, &store](const HttpRequest& request) {
@@ -125,7 +138,9 @@ int Run(const Config& config) {
   poller.Start();
 
   int received = 0;
-  sigwait(&signals, &received);
+  while (sigwait(&signals, &received) == 0 && received == SIGHUP) {
+    static_cast<void>(reload("SIGHUP"));
+  }
   logger.Info("shutting down", {{"signal", strsignal(received)}});
   poller.Stop();
   server->reset();
@@ -151,9 +166,12 @@ int Main(const std::vector<std::string>& args) {
   }
   std::error_code ignored;
   const auto cwd = std::filesystem::current_path(ignored).string();
-  const Result<Config> config = LoadConfig(command->flags, &ProcessEnv, cwd);
+  const ConfigReloader::Loader load = [flags = command->flags, cwd] {
+    return LoadConfig(flags, &ProcessEnv, cwd);
+  };
+  const Result<Config> config = load();
   if (!config) return UsageError(config.error());
-  return Run(*config);
+  return Run(*config, load);
 }
 
 }  // namespace

@@ -69,9 +69,18 @@ std::optional<double> ParseUserCount(const std::string& text) {
 
 DatabaseCollector::DatabaseCollector(DatabaseTarget target,
                                      std::shared_ptr<LiveUserCount> live_users)
-    : target_(std::move(target)), live_users_(std::move(live_users)) {}
+    : DatabaseCollector([target] { return target; }, std::move(live_users)) {}
+
+DatabaseCollector::DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users)
+    : source_(std::move(source)), target_(source_()), live_users_(std::move(live_users)) {}
 
 CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
+  DatabaseTarget target = source_();
+  if (target.url.Redacted() != target_.url.Redacted() ||
+      target.sqlite_path != target_.sqlite_path) {
+    server_version_.clear();  // another database: its version is not known yet
+  }
+  target_ = std::move(target);
   const DatabaseObservation seen = target_.url.type == DatabaseType::kPostgresql
                                        ? ObservePostgres(deadline)
                                        : ObserveSqlite(deadline);
@@ -191,9 +200,13 @@ CollectorSpec DatabaseCollectorSpec() {
   spec.make = [](const CollectorContext& context) -> Result<std::unique_ptr<Collector>> {
     const Result<std::string> query = UsersQueryFromFlags(context.config.flags);
     if (!query) return Fail(query.error());
-    const DatabaseLocation& database = context.config.database;
-    return std::unique_ptr<Collector>(std::make_unique<DatabaseCollector>(
-        DatabaseTarget{database.url, database.sqlite_path, *query}, context.shared.live_users));
+    const ConfigStore& store = context.store;
+    DatabaseCollector::TargetSource source = [&store, users_query = *query] {
+      const std::shared_ptr<const Config> config = store.Latest();
+      return DatabaseTarget{config->database.url, config->database.sqlite_path, users_query};
+    };
+    return std::unique_ptr<Collector>(
+        std::make_unique<DatabaseCollector>(std::move(source), context.shared.live_users));
   };
   return spec;
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,10 +34,15 @@ struct DatabaseObservation {
 // restarted app would hit. Then runs the users query, read-only.
 class DatabaseCollector : public Collector {
  public:
+  // Where to connect, asked at every run: a configuration reload may point
+  // the exporter at another database.
+  using TargetSource = std::function<DatabaseTarget()>;
+
   // `live_users` (may be null) receives each poll's count for the backup
   // collector.
   explicit DatabaseCollector(DatabaseTarget target,
                              std::shared_ptr<LiveUserCount> live_users = nullptr);
+  DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users);
 
   std::string Name() const override { return "database"; }
   CollectorResult Collect(const Deadline& deadline) override;
@@ -47,7 +53,8 @@ class DatabaseCollector : public Collector {
   DatabaseObservation ObserveSqlite(const Deadline& deadline);
   CollectorResult Publish(const DatabaseObservation& seen) const;
 
-  DatabaseTarget target_;
+  TargetSource source_;
+  DatabaseTarget target_;  // the latest from source_
   std::shared_ptr<LiveUserCount> live_users_;
   // Kept from the last successful connect, so caloria_database_info does not
   // change series while the database is down.

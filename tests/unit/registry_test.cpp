@@ -64,7 +64,8 @@ Result<CollectorList> BuildWith(const CollectorRegistry& registry,
   Config config;
   config.flags = command->flags;
   SharedObservations shared;
-  return registry.Build({config, shared, [] {}});
+  ConfigStore store(std::make_shared<const Config>(config));
+  return registry.Build({config, store, nullptr, shared, [] {}});
 }
 
 TEST(CollectorRegistry, RunsEachCollectorAfterThoseItReads) {

@@ -103,5 +103,38 @@ TEST(Router, StalePagesMakeHealthUnhealthyButKeepMetrics) {
             200);
 }
 
+TEST(Router, PostReloadRunsTheReloadOnly) {
+  int reloads = 0;
+  const Router router("/metrics", std::chrono::seconds(60), [&reloads]() -> Status {
+    ++reloads;
+    return {};
+  });
+  const Pages pages = SamplePages();
+  const auto response = router.Route({"POST", "/-/reload"}, &pages);
+  EXPECT_EQ(response.status_code, 200);
+  EXPECT_EQ(reloads, 1);
+  for (const char* method : {"GET", "HEAD", "PUT"}) {
+    const auto refused = router.Route({method, "/-/reload"}, &pages);
+    EXPECT_EQ(refused.status_code, 405) << method;
+    ASSERT_EQ(refused.headers.size(), 1u);
+    EXPECT_EQ(refused.headers[0].second, "POST");
+  }
+  EXPECT_EQ(reloads, 1);
+}
+
+TEST(Router, AFailedReloadAnswers500WithTheReason) {
+  const Router router("/metrics", std::chrono::seconds(60),
+                      []() -> Status { return Fail("DATABASE_URL is empty: set it"); });
+  const auto response = router.Route({"POST", "/-/reload"}, nullptr);
+  EXPECT_EQ(response.status_code, 500);
+  EXPECT_NE(response.body.find("DATABASE_URL is empty: set it"), std::string::npos);
+}
+
+TEST(Router, WithoutAReloadCallbackThereIsNoReloadPath) {
+  const Router router("/metrics", std::chrono::seconds(60));
+  const Pages pages = SamplePages();
+  EXPECT_EQ(router.Route({"POST", "/-/reload"}, &pages).status_code, 404);
+}
+
 }  // namespace
 }  // namespace caloria
