@@ -69,7 +69,7 @@ Result<CollectorList> CollectorRegistry::Build(const CollectorContext& context) 
     if (!context.config.flags.Switch(SwitchName(spec), spec.enabled_by_default)) continue;
     Result<std::unique_ptr<Collector>> collector = spec.make(context);
     if (!collector) return Fail(collector.error());
-    collectors.push_back(std::move(*collector));
+    if (*collector) collectors.push_back(std::move(*collector));
   }
   return collectors;
 }

@@ -47,7 +47,10 @@ struct CollectorSpec {
   // waiting for --collector.NAME is found the day it is written, not the day
   // the collector is switched on. An Error makes the exporter exit 2.
   std::function<Status(const FlagValues&)> check_flags;
-  // Reads the collector's flags from context.config.flags and builds it.
+  // Reads the collector's flags from context.config.flags and builds it. A
+  // null collector means there is nothing to watch with these flags (the app
+  // probe without --app.health-url): it is left out, so no
+  // caloria_exporter_collector_success reports a check that never ran.
   std::function<Result<std::unique_ptr<Collector>>(const CollectorContext&)> make;
 };
 
