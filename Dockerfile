@@ -5,11 +5,14 @@
 #   docker build --target backup -t caloria-backup .    # the daily backup job
 #
 # docker-compose.yml builds both. Stages:
-#   build    Debian's -dev packages (scripts/install-deps), cmake, the exporter binary
+#   build    Debian's -dev packages (scripts/install-deps), cmake, the exporter and
+#            caloria_backup_tool binaries
 #   runtime  runtime libraries only, and the non-root user `caloria` (uid 10001) that
 #            owns /var/backups/caloria
-#   backup   runtime + pg_dump 15, gzip, sqlite3 and scripts/caloria-backup, run every
-#            day by deploy/bin/caloria-backup-daily
+#   backup   runtime + pg_dump 15, gzip, sqlite3, scripts/caloria-backup and beside it
+#            caloria_backup_tool (the exporter's own code, which the script asks where
+#            the database is and whether a backup is complete), run every day by
+#            deploy/bin/caloria-backup-daily
 #   exporter runtime + the binary; HEALTHCHECK on /health
 # The backup job and the exporter run as the same user: caloria-backup writes its files
 # with umask 077, and the exporter must read them to verify them.
@@ -37,14 +40,15 @@ ARG CALORIA_REVISION=
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCALORIA_BUILD_TESTS=OFF \
       -DCALORIA_REVISION="${CALORIA_REVISION}" \
  && cmake --build build -j"$(nproc)" \
- && strip build/caloria_exporter \
- && build/caloria_exporter --version
+ && strip build/caloria_exporter build/caloria_backup_tool \
+ && build/caloria_exporter --version \
+ && build/caloria_backup_tool --version
 
 # ---- runtime -------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libprometheus-cpp-core1.0 libcivetweb1 libpq5 libsqlite3-0 zlib1g \
+      libprometheus-cpp-core1.0 libcivetweb1 libpq5 libsqlite3-0 zlib1g libcurl4 \
       ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 caloria \
@@ -60,8 +64,10 @@ RUN apt-get update \
       postgresql-client-15 gzip sqlite3 \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/caloria-backup /usr/local/bin/caloria-backup
+COPY --from=build /src/build/caloria_backup_tool /usr/local/bin/caloria_backup_tool
 COPY deploy/bin/caloria-backup-daily /usr/local/bin/caloria-backup-daily
-RUN chmod 0755 /usr/local/bin/caloria-backup /usr/local/bin/caloria-backup-daily
+RUN chmod 0755 /usr/local/bin/caloria-backup /usr/local/bin/caloria-backup-daily \
+ && /usr/local/bin/caloria_backup_tool --version
 USER caloria:caloria
 ENV BACKUP_DIR=/var/backups/caloria \
     BACKUP_LOG=/var/backups/caloria/caloria-backup.log \

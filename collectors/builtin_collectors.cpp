@@ -1,6 +1,10 @@
+#include "collectors/app_probe/app_probe_collector.h"
+#include "collectors/app_process/app_process_collector.h"
 #include "collectors/backup/backup_collector.h"
 #include "collectors/config_collector.h"
+#include "collectors/consistency_collector.h"
 #include "collectors/database/database_collector.h"
+#include "collectors/fallback_sqlite_collector.h"
 #include "collectors/process_collector.h"
 #include "collectors/registry.h"
 
@@ -17,6 +21,10 @@ const CollectorRegistry& BuiltinCollectors() {
       DatabaseCollectorSpec(),
       BackupCollectorSpec(),
       ProcessCollectorSpec(),
+      AppProbeCollectorSpec(),
+      AppProcessCollectorSpec(),
+      FallbackSqliteCollectorSpec(),
+      ConsistencyCollectorSpec(),
   });
   return registry;
 }

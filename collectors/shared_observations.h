@@ -52,7 +52,8 @@ struct AppView {
   // The database type the app is on; nullopt when this source cannot tell
   // (the probe failed, the process has no DATABASE_URL and holds no file).
   std::optional<DatabaseType> database_type;
-  std::string evidence;  // one line for the consistency check, e.g. "its /health/database says SQLITE"
+  std::string
+      evidence;  // one line for the consistency check, e.g. "its /health/database says SQLITE"
   std::optional<double> users;  // the app's own user count (probe only)
 };
 

@@ -11,8 +11,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kFallbackUrl = "sqlite:///caloria.db";
-
 std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -154,8 +152,7 @@ Result<std::string> FindUrl(DatabaseLocation& location, const FlagValues& flags,
     location.source = found->source;
     location.origin = DescribeSource(found->source, found->variable, location.env_file);
     if (found->variable == "DATABASE_URL") return found->value;
-    return ReadUrlFile(location,
-                       (fs::path(current_dir) / location.app_dir / found->value).string(),
+    return ReadUrlFile(location, (fs::path(current_dir) / location.app_dir / found->value).string(),
                        location.origin);
   }
   location.source = ConfigSource::kDefault;
@@ -164,10 +161,10 @@ Result<std::string> FindUrl(DatabaseLocation& location, const FlagValues& flags,
       {"database_url_missing",
        std::string("DATABASE_URL is not set") +
            (location.env_file ? " in the environment nor in " + *location.env_file : "") +
-           ": the app falls back to " + kFallbackUrl +
+           ": the app falls back to " + kFallbackDatabaseUrl +
            "; set DATABASE_URL in the app's env file (and make sure the app loads it)",
        HealthStatus::kDegraded});
-  return std::string(kFallbackUrl);
+  return std::string(kFallbackDatabaseUrl);
 }
 
 Status ResolveDatabaseUrl(DatabaseLocation& location, const FlagValues& flags, const Lookup& lookup,
@@ -189,14 +186,8 @@ Status ResolveDatabaseUrl(DatabaseLocation& location, const FlagValues& flags, c
 
 void ResolveSqlitePath(DatabaseLocation& location) {
   if (location.url.type != DatabaseType::kSqlite || location.url.IsSqliteMemory()) return;
-  const fs::path file(location.url.database);
-  if (file.is_absolute()) {
-    location.sqlite_path = file.lexically_normal().string();
-    return;
-  }
-  fs::path base(location.app_dir);
-  if (location.sqlite_relative_to == SqliteRelativeTo::kInstance) base /= "instance";
-  location.sqlite_path = (base / file).lexically_normal().string();
+  location.sqlite_path =
+      ResolveSqliteFile(location.url.database, location.app_dir, location.sqlite_relative_to);
 }
 
 Status ResolveExpectedType(DatabaseLocation& location, const FlagValues& flags,
@@ -244,6 +235,22 @@ void CheckExpectedType(DatabaseLocation& location) {
 }
 
 }  // namespace
+
+std::string ResolveSqliteFile(const std::string& database, const std::string& app_dir,
+                              SqliteRelativeTo relative_to) {
+  if (database.empty() || database == ":memory:") return "";
+  const fs::path file(database);
+  if (file.is_absolute()) return file.lexically_normal().string();
+  fs::path base(app_dir);
+  if (relative_to == SqliteRelativeTo::kInstance) base /= "instance";
+  return (base / file).lexically_normal().string();
+}
+
+std::string FallbackSqlitePath(const DatabaseLocation& location) {
+  const Result<SqlalchemyUrl> fallback = ParseSqlalchemyUrl(kFallbackDatabaseUrl);
+  return ResolveSqliteFile(fallback ? fallback->database : "caloria.db", location.app_dir,
+                           location.sqlite_relative_to);
+}
 
 const char* ConfigSourceName(ConfigSource source) {
   switch (source) {

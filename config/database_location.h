@@ -48,6 +48,21 @@ struct DatabaseLocation {
   std::vector<std::string> files_read;
 };
 
+// The URL the app falls back to when DATABASE_URL is missing.
+inline constexpr const char* kFallbackDatabaseUrl = "sqlite:///caloria.db";
+
+// Where the app opens the SQLite file `database` (the path of a sqlite:///
+// URL, as SqlalchemyUrl::database holds it), with Flask-SQLAlchemy's rule: an
+// absolute path as it is, a relative one under app_dir/instance/ (3.x) or
+// app_dir/ (2.x). Lexically normalized; "" or ":memory:" is not a file and
+// gives "".
+std::string ResolveSqliteFile(const std::string& database, const std::string& app_dir,
+                              SqliteRelativeTo relative_to);
+
+// The file the app falls back to without DATABASE_URL (kFallbackDatabaseUrl),
+// resolved for this location's app folder and --database.sqlite-relative-to.
+std::string FallbackSqlitePath(const DatabaseLocation& location);
+
 // --app.env-file, --database.url-file, --database.expected-type and
 // --database.sqlite-relative-to.
 std::vector<FlagSpec> DatabaseLocationFlags();

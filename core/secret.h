@@ -17,6 +17,18 @@ class Secret {
   const std::string& Reveal() const { return value_; }
   bool empty() const { return value_.empty(); }
 
+  // `text` with every occurrence of the value replaced by ***, for messages
+  // from libraries that might echo it. Values under four characters are left
+  // alone: replacing every "p" in a message would garble it and, by where the
+  // stars land, give the value away.
+  std::string ScrubFrom(std::string text) const {
+    if (value_.size() < 4) return text;
+    for (auto pos = text.find(value_); pos != std::string::npos; pos = text.find(value_, pos)) {
+      text.replace(pos, value_.size(), "***");
+    }
+    return text;
+  }
+
   friend std::ostream& operator<<(std::ostream& out, const Secret& secret) {
     return out << (secret.value_.empty() ? "" : "***");
   }

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <cstdlib>
 #include <exception>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/logger.h"
 
@@ -42,6 +45,23 @@ bool RunGuarded(Logger& logger, const std::string& what, Body&& body) noexcept {
   // Logging needs memory too; if even that fails there is nothing left to do.
   CatchAll([&] { logger.Error("internal error, carrying on", {{"in", what}, {"err", *error}}); });
   return false;
+}
+
+// The main thread's guard, for a program's main(): runs `program_main` on the
+// arguments after the program's name and returns its exit status; a bug
+// reaching here is reported in one line ("PROGRAM: internal error: ...") and
+// exits EXIT_FAILURE, rather than by std::terminate's abort.
+template <typename ProgramMain>
+int GuardedMain(const char* program, int argc, char** argv, ProgramMain&& program_main) noexcept {
+  int status = EXIT_FAILURE;
+  if (auto error = CatchAll([&] {
+        status = std::forward<ProgramMain>(program_main)(
+            std::vector<std::string>(argv + 1, argv + argc));
+      })) {
+    CatchAll([&] { std::cerr << program << ": internal error: " << *error << "\n"; });
+    return EXIT_FAILURE;
+  }
+  return status;
 }
 
 }  // namespace caloria

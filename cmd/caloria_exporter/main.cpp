@@ -178,13 +178,5 @@ int Main(const std::vector<std::string>& args) {
 }  // namespace caloria
 
 int main(int argc, char** argv) {
-  int status = EXIT_FAILURE;
-  // The main thread's guard: a bug reaching here is reported in one line
-  // rather than by std::terminate's abort.
-  if (auto error = caloria::CatchAll(
-          [&] { status = caloria::Main(std::vector<std::string>(argv + 1, argv + argc)); })) {
-    std::cerr << "caloria_exporter: internal error: " << *error << "\n";
-    return EXIT_FAILURE;
-  }
-  return status;
+  return caloria::GuardedMain("caloria_exporter", argc, argv, caloria::Main);
 }

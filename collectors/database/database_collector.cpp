@@ -188,6 +188,9 @@ LogFields DatabaseCollector::Settings() const {
 CollectorSpec DatabaseCollectorSpec() {
   CollectorSpec spec;
   spec.name = "database";
+  // It reads the configuration in force, which the config collector reloads
+  // first in each poll when a file behind it changed.
+  spec.runs_after = {"config"};
   spec.title = "Database collector";
   spec.help = "Connect to the app's database at every poll and count its users";
   spec.flags = {{"database.users-query", "SQL",

@@ -57,28 +57,19 @@ std::string TimeoutMessage(const char* what) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> LibpqParams(
-    const SqlalchemyUrl& url, std::chrono::milliseconds statement_timeout) {
-  std::vector<std::pair<std::string, std::string>> params;
-  if (!url.host.empty()) params.emplace_back("host", url.host);
-  if (url.port) params.emplace_back("port", std::to_string(*url.port));
-  if (!url.database.empty()) params.emplace_back("dbname", url.database);
-  if (!url.username.empty()) params.emplace_back("user", url.username);
-  if (!url.password.empty()) params.emplace_back("password", url.password.Reveal());
-  params.emplace_back("application_name", "caloria_exporter");
+LibpqKeywordValues ExporterLibpqParams(const SqlalchemyUrl& url,
+                                       std::chrono::milliseconds statement_timeout) {
   // Read-only and bounded on the server side too.
-  params.emplace_back("options", "-c default_transaction_read_only=on -c statement_timeout=" +
-                                     std::to_string(statement_timeout.count()));
-  // Query options come last: libpq lets a later keyword override an earlier one,
-  // as psycopg2 gives the URL's query options precedence.
-  for (const auto& [key, value] : url.query) params.emplace_back(key, value);
-  return params;
+  return UrlLibpqParams(url,
+                        {{"application_name", "caloria_exporter"},
+                         {"options", "-c default_transaction_read_only=on -c statement_timeout=" +
+                                         std::to_string(statement_timeout.count())}});
 }
 
 Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
     const SqlalchemyUrl& url, const Deadline& deadline,
     std::chrono::milliseconds statement_timeout) {
-  const auto params = LibpqParams(url, statement_timeout);
+  const auto params = ExporterLibpqParams(url, statement_timeout);
   std::vector<const char*> keywords;
   std::vector<const char*> values;
   for (const auto& [key, value] : params) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/database/libpq_params.h"
 #include "config/sqlalchemy_url.h"
 #include "core/deadline.h"
 #include "core/result.h"
@@ -41,9 +42,10 @@ class PostgresConnection {
   std::unique_ptr<PGconn, Finisher> conn_;
 };
 
-// libpq's keyword/value pairs for a URL, as psycopg2 passes a SQLAlchemy URL:
-// query options (sslmode, ...) are handed over as they are. Exposed for tests.
-std::vector<std::pair<std::string, std::string>> LibpqParams(
-    const SqlalchemyUrl& url, std::chrono::milliseconds statement_timeout);
+// The exporter's libpq keyword/value pairs for a URL: the URL's own
+// (UrlLibpqParams, query options last) with application_name=caloria_exporter
+// and read-only sessions bounded by statement_timeout. Exposed for tests.
+LibpqKeywordValues ExporterLibpqParams(const SqlalchemyUrl& url,
+                                       std::chrono::milliseconds statement_timeout);
 
 }  // namespace caloria

@@ -1,9 +1,50 @@
 #include "collectors/database/sqlite_connection.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+
+#include "core/unique_handles.h"
 
 namespace caloria {
 namespace {
+
+// A WAL-mode database (header bytes 18 and 19 are 2) without its -wal and
+// -shm files has no connection open. A read-only open of it would create
+// both, owned by the exporter's user, and leave them behind with a fresh
+// mtime, where an app running as another user may then fail to write.
+bool WalModeWithoutSideFiles(const std::string& path) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (fd.get() < 0) return false;
+  unsigned char header[20] = {};
+  const ssize_t got = ::pread(fd.get(), header, sizeof header, 0);
+  if (got != static_cast<ssize_t>(sizeof header) || header[18] != 2 || header[19] != 2) {
+    return false;
+  }
+  struct stat info {};
+  return stat((path + "-wal").c_str(), &info) != 0 || stat((path + "-shm").c_str(), &info) != 0;
+}
+
+// "file:" URI for sqlite3_open_v2 with SQLITE_OPEN_URI: the path with every
+// byte but unreserved ones and '/' percent-encoded, then immutable=1, which
+// reads the file without locks and without creating -wal or -shm.
+std::string ImmutableUri(const std::string& path) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string uri = "file:";
+  for (const char c : path) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isalnum(byte) || c == '/' || c == '.' || c == '_' || c == '-' || c == '~') {
+      uri += c;
+    } else {
+      uri += '%';
+      uri += kHex[byte >> 4];
+      uri += kHex[byte & 0xF];
+    }
+  }
+  return uri + "?immutable=1";
+}
 
 // How many virtual machine steps between deadline checks: small enough to
 // stop within milliseconds, large enough to cost nothing.
@@ -30,9 +71,14 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(const std::stri
                   "path, --database.sqlite-relative-to");
     }
   }
+  // Nothing writes to a WAL-mode file without side files at this moment, so
+  // reading it immutable is safe, and leaves nothing behind.
+  const bool immutable = !memory && WalModeWithoutSideFiles(path);
+  const std::string name = memory ? ":memory:" : immutable ? ImmutableUri(path) : path;
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(memory ? ":memory:" : path.c_str(), &raw,
-                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc = sqlite3_open_v2(
+      name.c_str(), &raw,
+      SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (immutable ? SQLITE_OPEN_URI : 0), nullptr);
   std::unique_ptr<sqlite3, Closer> db(raw);
   if (rc != SQLITE_OK) {
     return Fail("cannot open the SQLite file " + path +

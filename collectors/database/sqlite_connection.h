@@ -12,8 +12,10 @@ namespace caloria {
 
 // One read-only SQLite handle, owned (sqlite3_close_v2 on destruction). The
 // exporter must never create or change the app's database file, so it opens
-// with SQLITE_OPEN_READONLY; the deadline bounds lock waits (busy timeout)
-// and long statements (progress handler).
+// with SQLITE_OPEN_READONLY (a WAL-mode file without its -wal and -shm files
+// immutable=1, because a read-only open would create both beside it); the
+// deadline bounds lock waits (busy timeout) and long statements (progress
+// handler).
 class SqliteConnection {
  public:
   // path "" or ":memory:" opens an empty in-memory database, as the app would.

@@ -11,8 +11,8 @@ cannot see, for every alert in alerts/*.rules.yml:
   GitHub's anchor is that lower-case name);
 - tests/alerts/*.test.yml has a case where it fires (exp_alerts with
   entries) and one where it must not (exp_alerts: []);
-- each `for:` stands on a line of its own (the end-to-end test shortens them
-  line by line).
+- each `for:` and `keep_firing_for:` stands on a line of its own (the
+  end-to-end test shortens them line by line).
 
 Standard library only (no PyYAML): the rule files are read line by line,
 which their layout (one `- alert:` per rule, two-space indents) allows.
@@ -67,6 +67,11 @@ def main() -> int:
                 r"^\s*for:\s*(\d+[smhdwy])+\s*$", code
             ):
                 problems.append(f"{path.name}:{line_no}: `for:` must stand alone on its line")
+            if "keep_firing_for:" in code and not re.match(
+                r"^\s*keep_firing_for:\s*(\d+[smhdwy])+\s*$", code
+            ):
+                problems.append(
+                    f"{path.name}:{line_no}: `keep_firing_for:` must stand alone on its line")
         for kind, name, text in rules_in(path):
             if kind == "record":
                 if not re.match(r"^[a-z_]+:[a-z0-9_]+:[a-z0-9_]+$", name):

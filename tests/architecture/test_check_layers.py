@@ -59,6 +59,7 @@ def test_an_include_running_back_up_fails(tmp_path, source, include):
     ("render/health_page.cpp", "libpq-fe.h"),
     ("http/router.cpp", "sqlite3.h"),
     ("collectors/collector.cpp", "civetweb.h"),
+    ("http/router.cpp", "curl/curl.h"),
 ])
 def test_outside_world_libraries_stay_in_their_layer(tmp_path, source, header):
     root = make_tree(tmp_path, {source: f"#include <{header}>\n"})

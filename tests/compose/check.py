@@ -23,7 +23,9 @@ raw docker-compose.yml next to it, and fails, naming the service and the fix, un
 - deploy/prometheus.yml scrapes services that exist, on ports they listen on, and the
   Grafana dashboard provider reads the folder where dashboards/ is mounted;
 - when build/caloria_exporter exists: every library it links comes from a package the
-  exporter image installs (or the base image has).
+  exporter image installs (or the base image has); the backup image has
+  caloria_backup_tool beside scripts/caloria-backup, and (when build/caloria_backup_tool
+  exists) every library it links.
 
 Needs python3-yaml (a dependency of Debian's docker-compose).
 """
@@ -47,6 +49,7 @@ COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 
 PUBLISHED_ALLOWED = {"grafana": {3000}, "prometheus": {9090}}
 EXPORTER_SERVICE = "exporter"
+BACKUP_SERVICE = "backup"
 EXPORTER_PORT = 9841
 
 errors: list[str] = []
@@ -504,8 +507,8 @@ def owning_packages(library: str) -> frozenset[str]:
 
 
 def check_runtime_libraries(binary: Path, dockerfile: Path, target: str) -> None:
-    """Every shared library the exporter binary links directly comes from a package the
-    image's stages install (or the base image has)."""
+    """Every shared library a binary links directly comes from a package the image's
+    stages install (or the base image has)."""
     import subprocess
     try:
         out = subprocess.run(["readelf", "-d", str(binary)], capture_output=True, text=True,
@@ -530,11 +533,34 @@ def check_runtime_libraries(binary: Path, dockerfile: Path, target: str) -> None
         elif not packages & installed:
             missing += 1
             error(f"{rel(dockerfile)} stage {target}",
-                  f"the exporter needs {library} (Debian package {', '.join(sorted(packages))}),"
-                  " which the runtime stage does not install")
+                  f"{binary.name} needs {library} (Debian package {', '.join(sorted(packages))}),"
+                  f" which the {target} stage does not install")
     if not missing:
         notes.append(f"{binary.name} links {len(needed)} libraries, all from packages the "
                      f"{target} stage installs or its base image has")
+
+
+def check_backup_tool(service: dict) -> None:
+    """The image that runs scripts/caloria-backup has caloria_backup_tool beside it (the
+    script asks it where the database is and whether a backup is complete), and every
+    library the tool links."""
+    build = service.get("build")
+    if not isinstance(build, dict):
+        return
+    dockerfile = Path(build.get("context", REPO_ROOT)) / build.get("dockerfile", "Dockerfile")
+    target = build.get("target") or BACKUP_SERVICE
+    chain = stage_chain(parse_dockerfile(dockerfile), target)
+    copied = [(sources, from_stage) for stage in chain for _, sources, from_stage in stage.copies]
+    if any(source.endswith("scripts/caloria-backup") for sources, _ in copied for source in sources):
+        if not any(from_stage and source.endswith("/caloria_backup_tool")
+                   for sources, from_stage in copied for source in sources):
+            error(f"{rel(dockerfile)} stage {target}", "copies scripts/caloria-backup but not "
+                  "caloria_backup_tool from the build stage: the script cannot run without it")
+    tool = REPO_ROOT / "build" / "caloria_backup_tool"
+    if tool.is_file():
+        check_runtime_libraries(tool, dockerfile, target)
+    else:
+        notes.append("runtime libraries not checked: build/caloria_backup_tool not built")
 
 
 def copy_build_context(destination: Path) -> int:
@@ -596,6 +622,7 @@ def main(argv: list[str]) -> int:
                                 exporter_build.get("target") or "exporter")
     else:
         notes.append("runtime libraries not checked: build/caloria_exporter not built")
+    check_backup_tool(services.get(BACKUP_SERVICE) or {})
     check_prometheus(config)
     check_grafana(config)
 

@@ -15,11 +15,22 @@ scenario the healthy stack must fire nothing, and no rule may fail to
 evaluate on the real exporter's metrics; after it, no other alert may have
 reached the webhook.
 
+The seed's incident (DATABASE_CONSISTENCY_SUMMARY.md) has a stack of its own:
+a correct .env (PostgreSQL, FLASK_ENV=production) that the "app", a python3
+process serving /health/database, never loads: restarted without it, it runs
+on SQLite, holds instance/caloria.db open and signs users up into it. The
+exporter probes the app (--app.health-url), looks at its process
+(--app.process) and watches the fallback file; CaloriaAppDatabaseUnexpected
+and CaloriaFallbackSqliteWritten reach the webhook, survive two missed scrapes
+(the exporter stopped with SIGSTOP) without a "resolved", and resolve once the
+app is fixed (serving POSTGRESQL; the fallback file left alone).
+
 Shortened `for:`: real durations (2m, 5m, up to 1h) are too long for a test,
 so Prometheus loads a copy of alerts/caloria.rules.yml in which every `for:`
-line is replaced by `for: 5s` (SHORT_FOR). Expressions, thresholds, labels
-and annotations stay exactly as in the file; promtool's unit tests
-(tests/alerts/) cover the real `for:` durations.
+line is replaced by `for: 5s` (SHORT_FOR) and every `keep_firing_for:` line
+by `keep_firing_for: 10s` (SHORT_KEEP_FIRING_FOR). Expressions, thresholds,
+labels and annotations stay exactly as in the file; promtool's unit tests
+(tests/alerts/) cover the real durations.
 
 Needs `prometheus` and `prometheus-alertmanager` (Debian packages; the test
 skips, naming the package, when a binary is missing) besides what the other
@@ -29,6 +40,7 @@ process is stopped at teardown, also when a test fails.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import http.server
@@ -42,11 +54,12 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
 
-from exporter import REPO_ROOT
+from exporter import REPO_ROOT, write_env
 from postgres import APP_DATABASE, APP_PASSWORD, APP_USER, free_port
 from waiting import poll_until, terminate
 
@@ -54,6 +67,7 @@ RULES = REPO_ROOT / "alerts" / "caloria.rules.yml"
 BACKUP_SCRIPT = REPO_ROOT / "scripts" / "caloria-backup"
 RUNBOOKS = "https://github.com/caloria/caloria_exporter/blob/main/docs/runbooks.md"
 SHORT_FOR = "5s"
+SHORT_KEEP_FIRING_FOR = "10s"
 WAIT = 60.0  # seconds: the longest any step may take
 JOB = "caloria"
 
@@ -201,13 +215,21 @@ class Process:
 
 
 def shortened_rules(dest: Path) -> Path:
-    """A copy of the rules with every `for:` set to SHORT_FOR (see the module
-    docstring); everything else byte for byte the same."""
+    """A copy of the rules with every `for:` set to SHORT_FOR and every
+    `keep_firing_for:` to SHORT_KEEP_FIRING_FOR (see the module docstring);
+    everything else byte for byte the same."""
     text = RULES.read_text()
     alerts = len(re.findall(r"(?m)^\s*- alert:", text))
     short, replaced = re.subn(r"(?m)^(\s*)for:\s*\S+\s*$", rf"\g<1>for: {SHORT_FOR}", text)
     assert alerts > 0 and replaced == alerts, (
         f"expected one `for:` line per alert ({alerts}), replaced {replaced}"
+    )
+    keeps = sum("keep_firing_for:" in line for line in text.splitlines()
+                if not line.lstrip().startswith("#"))
+    short, replaced = re.subn(r"(?m)^(\s*)keep_firing_for:\s*\S+\s*$",
+                              rf"\g<1>keep_firing_for: {SHORT_KEEP_FIRING_FOR}", short)
+    assert keeps > 0 and replaced == keeps, (
+        f"expected every `keep_firing_for:` ({keeps}) on a line of its own, replaced {replaced}"
     )
     dest.write_text(short)
     return dest
@@ -271,16 +293,19 @@ def age_backup(path: Path, when: dt.datetime) -> Path:
 
 
 class Stack:
-    def __init__(self, pg, exporter, webhook: Webhook, prometheus: Process,
-                 prometheus_url: str, backup_dir: Path, backup: Path, backup_log: Path) -> None:
-        self.pg = pg
+    """The exporter, Prometheus with the (shortened) rules, Alertmanager and the
+    webhook. `healthy` maps PromQL selectors (a `count(...)` taken as is, else
+    restricted to the job) to the single value each has when all is well;
+    `pages` are the exporter's health pages shown when a wait fails."""
+
+    def __init__(self, exporter, webhook: Webhook, prometheus: Process, prometheus_url: str,
+                 healthy: dict[str, float], pages: tuple[str, ...]) -> None:
         self.exporter = exporter
         self.webhook = webhook
         self.prometheus = prometheus
         self.prometheus_url = prometheus_url
-        self.backup_dir = backup_dir
-        self.backup = backup
-        self.backup_log = backup_log
+        self.healthy = healthy
+        self.pages = pages
 
     @property
     def instance(self) -> str:
@@ -302,24 +327,21 @@ class Stack:
             alerts = json.dumps(self.prometheus_alerts(), indent=1)[-3000:]
         except OSError as e:
             alerts = repr(e)
+        pages = []
+        for page in self.pages:
+            try:
+                pages.append(f"exporter {page}: {self.exporter.get(page).text[:1500]}")
+            except OSError as e:
+                pages.append(f"exporter {page}: {e!r}")
         return (f"Prometheus alerts: {alerts}\nwebhook received: {self.webhook.dump()}\n"
-                f"exporter /health/backup: {self.exporter.get('/health/backup').text[:1500]}")
+                + "\n".join(pages))
 
     def wait_healthy_and_silent(self) -> None:
         """The real exporter's healthy output, evaluated by every rule for
         longer than SHORT_FOR: no alert firing or pending, no rule failing,
         nothing sent to the webhook."""
-        wanted = {
-            "caloria_database_up": 1,
-            "caloria_database_users": 3,
-            "caloria_backup_latest_verified": 1,
-            "caloria_backup_latest_users": 3,
-        }
-        if self.backup_log.exists():
-            wanted["count(caloria_backup_log_last_success_timestamp_seconds)"] = 1
-
         def scraped():
-            for expr, value in wanted.items():
+            for expr, value in self.healthy.items():
                 got = self.query(expr if expr.startswith("count(") else f'{expr}{{job="{JOB}"}}')
                 if [float(s["value"][1]) for s in got] != [value]:
                     return False
@@ -327,14 +349,18 @@ class Stack:
         wait_until("Prometheus to scrape a healthy exporter", scraped,
                    diagnostics=self.diagnostics)
         time.sleep(float(SHORT_FOR.rstrip("s")) + 3)
+        self.assert_rules_healthy()
+        assert self.prometheus_alerts() == [], (
+            f"alerts on a healthy stack:\n{self.diagnostics()}")
+        assert self.webhook.alerts() == [], f"notifications on a healthy stack:\n{self.diagnostics()}"
+
+    def assert_rules_healthy(self) -> None:
+        """Every rule of the file loaded, and none fails on the real metrics."""
         rules = self.rules()
         assert len(rules) == len(re.findall(r"(?m)^\s*- (alert|record):", RULES.read_text()))
         unhealthy = [(r["name"], r.get("health"), r.get("lastError")) for r in rules
                      if r.get("health") != "ok"]
         assert not unhealthy, f"rules failing on real metrics: {unhealthy}"
-        assert self.prometheus_alerts() == [], (
-            f"alerts on a healthy stack:\n{self.diagnostics()}")
-        assert self.webhook.alerts() == [], f"notifications on a healthy stack:\n{self.diagnostics()}"
 
     def wait_notification(self, alertname: str, status: str) -> dict:
         return wait_until(
@@ -356,22 +382,11 @@ class Stack:
         assert "{{" not in json.dumps(annotations), f"unexpanded template: {annotations}"
 
 
-@pytest.fixture
-def stack(pg, start_exporter, tmp_path):
-    backup_dir = tmp_path / "backups"
-    backup_dir.mkdir()
-    backup_log = tmp_path / "backup.log"
-    backup = make_backup(pg, backup_dir, backup_log)
-    args = ["--collector.backup", f"--backup.dir={backup_dir}"]
-    if backup_log.exists():  # written by scripts/caloria-backup
-        args.append(f"--backup.log={backup_log}")
-    exporter = start_exporter(
-        # The helper adds --collector.interval=1s --collector.timeout=1s, and
-        # --no-collector.backup unless a collector.backup flag is given.
-        args=args,
-        env={"DATABASE_URL": pg.url()},
-    )
-
+@contextlib.contextmanager
+def alerting_stack(exporter, tmp_path: Path, healthy: dict[str, float],
+                   pages: tuple[str, ...]):
+    """Alertmanager (posting to a Webhook) and Prometheus (scraping `exporter`
+    every second with the shortened rules), both stopped on exit."""
     webhook = Webhook()
     processes: list[Process] = []
     try:
@@ -455,14 +470,44 @@ def stack(pg, start_exporter, tmp_path):
             return sum(len(g["rules"]) for g in groups) == rule_count
         wait_until("Prometheus to load the rules", rules_loaded, diagnostics=prometheus.logs)
 
-        yield Stack(pg, exporter, webhook, prometheus, prometheus_url, backup_dir, backup,
-                    backup_log)
+        yield Stack(exporter, webhook, prometheus, prometheus_url, healthy, pages)
     finally:
         for process in reversed(processes):
             process.stop()
         webhook.close()
         for process in processes:
             print(f"--- {process.name} log (tail) ---\n{process.logs()}")
+
+
+@pytest.fixture
+def stack(pg, start_exporter, tmp_path):
+    backup_dir = tmp_path / "backups"
+    backup_dir.mkdir()
+    backup_log = tmp_path / "backup.log"
+    backup = make_backup(pg, backup_dir, backup_log)
+    args = ["--collector.backup", f"--backup.dir={backup_dir}"]
+    if backup_log.exists():  # written by scripts/caloria-backup
+        args.append(f"--backup.log={backup_log}")
+    exporter = start_exporter(
+        # The helper adds --collector.interval=1s --collector.timeout=1s, and
+        # --no-collector.backup unless a collector.backup flag is given.
+        args=args,
+        env={"DATABASE_URL": pg.url()},
+    )
+    healthy = {
+        "caloria_database_up": 1,
+        "caloria_database_users": 3,
+        "caloria_backup_latest_verified": 1,
+        "caloria_backup_latest_users": 3,
+    }
+    if backup_log.exists():
+        healthy["count(caloria_backup_log_last_success_timestamp_seconds)"] = 1
+    with alerting_stack(exporter, tmp_path, healthy, ("/health/backup",)) as alerting:
+        alerting.pg = pg
+        alerting.backup_dir = backup_dir
+        alerting.backup = backup
+        alerting.backup_log = backup_log
+        yield alerting
 
 
 # ---- scenarios ------------------------------------------------------------------------
@@ -518,3 +563,247 @@ def test_stale_backup_alert_reaches_the_webhook_and_resolves(stack):
     health = stack.exporter.get("/health/backup").json()
     assert health["status"] == "healthy" and health["files"] == 2, health
     assert stack.webhook.alertnames() == {"CaloriaBackupTooOld"}, stack.webhook.dump()
+
+
+# ---- the seed's incident ----------------------------------------------------------------
+
+# Debian's interpreter, as the other process tests use.
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
+# The fallback file counts as written this long after its last change (1h in
+# production): short, so that the fixed app's alerts resolve within the test.
+RECENT_WINDOW = "5s"
+INCIDENT_PAGES = ("/health/consistency", "/health/app", "/health/app_process",
+                  "/health/fallback_sqlite")
+INCIDENT_ALERTS = {"CaloriaAppDatabaseUnexpected", "CaloriaFallbackSqliteWritten"}
+
+# The Caloria app, as far as the exporter can tell: /health/database in the
+# seed's format, a database it holds on to, and (on SQLite) sign-ups.
+# argv: marker, port, mode (sqlite | postgresql), the SQLite file or
+# PostgreSQL's host:port, the user count to report on PostgreSQL.
+APP = r"""
+import datetime, http.server, json, socket, sqlite3, sys, threading, time
+_, port, mode, database, pg_users = sys.argv[1:6]
+if mode == "sqlite":
+    # What Flask-SQLAlchemy does without DATABASE_URL: sqlite:///caloria.db,
+    # created on first use; the app keeps a connection open.
+    con = sqlite3.connect(database)
+    con.execute("CREATE TABLE IF NOT EXISTS users (id INTEGER PRIMARY KEY, email TEXT)")
+    con.commit()
+    def users():
+        reader = sqlite3.connect(database, timeout=5)
+        try:
+            return reader.execute("SELECT count(*) FROM users").fetchone()[0]
+        finally:
+            reader.close()
+else:
+    host, pg_port = database.rsplit(":", 1)
+    held = socket.create_connection((host, int(pg_port)), timeout=5)
+    def users():
+        return int(pg_users)
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path != "/health/database":
+            self.send_error(404)
+            return
+        body = json.dumps({"database": mode.upper(), "status": "healthy",
+                           "timestamp": datetime.datetime.now().isoformat(),
+                           "user_count": users()}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), Handler)
+server.daemon_threads = True
+threading.Thread(target=server.serve_forever, daemon=True).start()
+print("ready", flush=True)
+signups = 0
+deadline = time.monotonic() + 300  # bounded, should the test forget it
+while time.monotonic() < deadline:
+    if mode == "sqlite":  # someone signs up every second, into the wrong database
+        signups += 1
+        con.execute("INSERT INTO users (email) VALUES (?)", (f"signup{signups}@example.com",))
+        con.commit()
+    time.sleep(1)
+"""
+
+
+def dashboard_expr(title: str) -> str:
+    """The query of the overview dashboard's panel `title`, for every job and
+    instance (what Grafana sends for "All")."""
+    dashboard = json.loads((REPO_ROOT / "dashboards" / "caloria-overview.json").read_text())
+    [panel] = [p for p in dashboard["panels"] if p.get("title") == title and p.get("targets")]
+    return panel["targets"][0]["expr"].replace("$job", ".+").replace("$instance", ".+")
+
+
+class IncidentApp:
+    """The app's processes, one at a time, under one marker (the --app.process
+    pattern) and one port (the --app.health-url), as gunicorn restarted by
+    systemd would be."""
+
+    def __init__(self, app_dir: Path, pg) -> None:
+        self.app_dir = app_dir
+        self.pg = pg
+        self.marker = f"caloria-e2e-app-{uuid.uuid4().hex[:12]}"
+        self.port = free_port()
+        self.fallback = app_dir / "instance" / "caloria.db"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health/database"
+
+    def start(self, mode: str) -> None:
+        """mode `postgresql`: started with the .env's DATABASE_URL (as systemd's
+        EnvironmentFile= gives it), connected to PostgreSQL, reporting its 3
+        users. mode `sqlite`: started without it: SQLite."""
+        env = {"PATH": "/usr/bin:/bin"}
+        if mode == "postgresql":
+            env["DATABASE_URL"] = self.pg.url()
+            database = f"{self.pg.host}:{self.pg.port}"
+        else:
+            database = str(self.fallback)
+        self.proc = subprocess.Popen(
+            [PYTHON, "-c", APP, self.marker, str(self.port), mode, database, "3"],
+            env=env, cwd=str(self.app_dir), stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        line = self.proc.stdout.readline()  # bounded: it prints at once or dies
+        if line.strip() != "ready":
+            terminate(self.proc, grace=2)
+            raise AssertionError(f"the {mode} app did not start: {line!r} {self.proc.stderr.read()}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            terminate(self.proc, grace=2)
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+            self.proc = None
+
+    def restart(self, mode: str) -> None:
+        self.stop()
+        self.start(mode)
+
+
+@pytest.fixture
+def incident(pg, app_dir, start_exporter, tmp_path):
+    """The seed's set-up: a correct .env (PostgreSQL, FLASK_ENV=production), the
+    app running as it should (on PostgreSQL) to begin with, the exporter
+    probing it, watching its process and its fallback file, and the alerting
+    stack. The test breaks and fixes the app."""
+    env_file = write_env(app_dir, DATABASE_URL=pg.url(), FLASK_ENV="production")
+    app = IncidentApp(app_dir, pg)
+    try:
+        app.start("postgresql")
+        exporter = start_exporter(args=[
+            f"--app.env-file={env_file}",
+            f"--app.health-url={app.health_url}",
+            f"--app.process={app.marker}",
+            f"--fallback.recent-window={RECENT_WINDOW}",
+        ])
+        healthy = {
+            "caloria_database_up": 1,
+            "caloria_database_users": 3,
+            "caloria_app_up": 1,
+            "caloria_app_users": 3,
+            f'count(caloria_app_database_info{{job="{JOB}",type="postgresql"}})': 1,
+            "caloria_app_process_up": 1,
+            "caloria_fallback_sqlite_exists": 0,
+        }
+        with alerting_stack(exporter, tmp_path, healthy, INCIDENT_PAGES) as stack:
+            stack.app = app
+            yield stack
+    finally:
+        app.stop()
+
+
+def test_the_seed_incident_reaches_the_webhook_and_resolves_when_the_app_is_fixed(incident):
+    stack = incident
+    fallback = stack.app.fallback
+    stack.wait_healthy_and_silent()
+
+    # The app is restarted without its .env: SQLite, users signing up into
+    # instance/caloria.db, while the exporter (reading the .env) sees PostgreSQL.
+    stack.app.restart("sqlite")
+    unexpected = stack.wait_notification("CaloriaAppDatabaseUnexpected", "firing")
+    stack.assert_alert(unexpected, "CaloriaAppDatabaseUnexpected", "critical")
+    assert unexpected["labels"]["check"] == "app_database_unexpected", unexpected
+    annotations = unexpected["annotations"]
+    assert annotations["summary"] == (
+        f"Caloria app behind {stack.instance} runs on sqlite, not on its configured database")
+    assert annotations["description"] == (
+        f"The running Caloria app behind {stack.instance} uses another database than the one "
+        "it should use (postgresql configured, postgresql expected); its health page says "
+        f"sqlite; its process holds {os.path.realpath(fallback)} open. It did not load "
+        "DATABASE_URL: users who sign up now are written to the wrong database, and the real "
+        "one looks empty to the app. /health/consistency gives the evidence."), annotations
+
+    written = stack.wait_notification("CaloriaFallbackSqliteWritten", "firing")
+    stack.assert_alert(written, "CaloriaFallbackSqliteWritten", "critical")
+    assert written["labels"]["check"] == "fallback_sqlite_written", written
+    annotations = written["annotations"]
+    assert annotations["summary"] == (
+        f"Caloria app behind {stack.instance} is writing to its SQLite fallback file {fallback}")
+    assert re.fullmatch(
+        rf"PostgreSQL is expected behind {re.escape(stack.instance)}, yet the SQLite file the "
+        r"app falls back to without DATABASE_URL is being written: it holds \d+ users, last "
+        r"modified \S+ ago\. The app runs on SQLite: whoever signed up since is missing from "
+        r"PostgreSQL\. /health/fallback_sqlite says why the file counts as written\.",
+        annotations["description"]), annotations
+    consistency = stack.exporter.get("/health/consistency")
+    assert consistency.status == 503, consistency.text
+    # The dashboard's "App database" panel shows it too: red (1), with the types.
+    [sample] = stack.query(dashboard_expr("App database"))
+    assert {k: sample["metric"].get(k) for k in ("type", "database_type", "expected_type")} == {
+        "type": "sqlite", "database_type": "postgresql", "expected_type": "postgresql"}, sample
+    assert sample["value"][1] == "1", sample
+
+    # Two missed scrapes: the exporter frozen for a moment. Every series of the
+    # target goes stale, the alerts' expressions come back empty, and
+    # keep_firing_for must keep them firing: no "resolved" in mid-incident.
+    problem = f'caloria_config_problem{{job="{JOB}",check="app_database_unexpected"}}'
+    os.kill(stack.exporter.pid(), signal.SIGSTOP)
+    try:
+        wait_until("a missed scrape, and the problem series stale",
+                   lambda: stack.query(f'up{{job="{JOB}"}} == 0') and not stack.query(problem),
+                   timeout=10, diagnostics=stack.diagnostics)
+        kept = {a["labels"]["alertname"]: a["state"] for a in stack.prometheus_alerts()}
+        time.sleep(0.5)
+    finally:
+        os.kill(stack.exporter.pid(), signal.SIGCONT)
+    assert {name: kept.get(name) for name in INCIDENT_ALERTS} == dict.fromkeys(
+        INCIDENT_ALERTS, "firing"), kept
+    wait_until("the exporter scraped again, the problem back",
+               lambda: stack.query(f'up{{job="{JOB}"}} == 1') and stack.query(problem),
+               diagnostics=stack.diagnostics)
+    time.sleep(3)  # Alertmanager's group_interval is 1s: a resolved would be here by now
+    for name in INCIDENT_ALERTS:
+        assert stack.webhook.find(name, "resolved") is None, (
+            f"{name} resolved after a missed scrape:\n{stack.diagnostics()}")
+
+    # The fix: the app restarted with its .env, on PostgreSQL. The fallback file
+    # is left alone (its users are to be moved over by hand, see the runbook).
+    stack.app.restart("postgresql")
+    fixed_at = time.monotonic()
+    for name in sorted(INCIDENT_ALERTS):
+        resolved = stack.wait_notification(name, "resolved")
+        stack.assert_alert(resolved, name, "critical")
+        assert resolved["labels"] == (unexpected if name == "CaloriaAppDatabaseUnexpected"
+                                      else written)["labels"]
+    # Not before keep_firing_for has passed since the fix took effect.
+    assert time.monotonic() - fixed_at >= float(SHORT_KEEP_FIRING_FOR.rstrip("s")), (
+        stack.webhook.dump())
+    assert fallback.exists()
+    health = stack.exporter.get("/health/consistency").json()
+    assert health["status"] == "healthy", health
+    stack.assert_rules_healthy()
+    firing = [a for a in stack.prometheus_alerts() if a["state"] == "firing"]
+    assert firing == [], f"still firing after the fix:\n{stack.diagnostics()}"
+    # The incident's alerts, and only they, reached the receiver: not the users
+    # differing (the app on another database says more), not the app probe or
+    # process view blinking during the restarts, not the exporter frozen.
+    assert stack.webhook.alertnames() == INCIDENT_ALERTS, stack.webhook.dump()

@@ -6,7 +6,12 @@ The stack, torn down whatever happens:
 - a backup folder holding two valid backups and the backup log: made by
   scripts/caloria-backup when it exists, else gzipped `pg_dump` output of that
   database and log lines in the script's format;
-- the exporter on that database and folder (--backup.dir, --backup.log);
+- a stand-in for the running app's health page (fake_app.py, answering as the seed's
+  app does: POSTGRESQL, 3 users), probed with --app.health-url;
+- the SQLite file the app falls back to, left from a past incident (3 users, last
+  written 3 hours ago), watched with --fallback.sqlite-path;
+- the exporter on all of these (--backup.dir, --backup.log, --app.health-url,
+  --fallback.sqlite-path);
 - Debian's `prometheus` with a temporary config (job "caloria", 1s scrape interval)
   and temporary storage, on a free 127.0.0.1 port.
 
@@ -34,6 +39,7 @@ from pathlib import Path
 import pytest
 
 import exporter as exporter_mod
+from fake_app import SEED_ANSWER, FakeApp, json_reply
 from postgres import free_port
 from waiting import poll_until, terminate
 
@@ -277,10 +283,19 @@ def stack(postgres_server, tmp_path_factory):
         make_backups_with_pg_dump(postgres_server, backup_dir, backup_log)
         made_by = "pg_dump"
 
+    # The app vs database panels: the app's own health page, and a fallback file
+    # from a past incident (not being written: it is shown, not judged).
+    fallback = exporter_mod.make_sqlite(workdir / "app" / "instance" / "caloria.db", users=3)
+    three_hours_ago = time.time() - 3 * 3600
+    os.utime(fallback, (three_hours_ago, three_hours_ago))
+    app = FakeApp({"/health/database": json_reply(SEED_ANSWER)})
+
     exp = exporter_mod.Exporter(
         # Explicitly on: the harness switches the backup collector off by default.
         args=["--collector.backup", f"--backup.dir={backup_dir}",
-              f"--backup.log={backup_log}"],
+              f"--backup.log={backup_log}",
+              f"--app.health-url={app.url('/health/database')}",
+              f"--fallback.sqlite-path={fallback}"],
         env={"DATABASE_URL": postgres_server.url()},
         workdir=workdir / "exporter",
     )
@@ -288,6 +303,8 @@ def stack(postgres_server, tmp_path_factory):
     try:
         exp.start(ready_timeout=10)
         exp.wait_metric("caloria_database_up", 1, timeout=10)
+        exp.wait_metric("caloria_app_up", 1, timeout=10)
+        exp.wait_metric("caloria_fallback_sqlite_users", 3, timeout=10)
         verified = exp.wait_metric("caloria_backup_latest_verified", timeout=VERIFIED_TIMEOUT)
         if verified.get("caloria_backup_latest_verified") != 1:
             health = exp.get("/health").text
@@ -311,6 +328,7 @@ def stack(postgres_server, tmp_path_factory):
         if prometheus is not None:
             prometheus.stop()
         exp.stop()
+        app.stop()
         print(f"--- backups made by {made_by}: "
               f"{sorted(p.name for p in backup_dir.iterdir())}")
         print(f"--- exporter stderr (tail) ---\n{exp.logs()[-3000:]}")

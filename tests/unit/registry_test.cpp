@@ -130,9 +130,10 @@ TEST(CollectorRegistry, AFactoryErrorIsTheUsageError) {
   EXPECT_TRUE(BuildWith(registry, {"--backup.setting=unbuildable", "--no-collector.backup"}).ok());
 }
 
-TEST(BuiltinCollectors, AreTheExportersFourInRunOrder) {
+TEST(BuiltinCollectors, AreTheExportersCollectorsInRunOrder) {
   EXPECT_EQ(Names(BuiltinCollectors().specs()),
-            (std::vector<std::string>{"config", "database", "backup", "process"}));
+            (std::vector<std::string>{"config", "database", "backup", "process", "app_probe",
+                                      "app_process", "fallback_sqlite", "consistency"}));
 }
 
 TEST(BuiltinCollectors, TheBackupCollectorRunsAfterTheDatabaseCollectorItReads) {
@@ -148,9 +149,9 @@ TEST(BuiltinCollectors, DeclareTheirFlags) {
   for (const auto& group : BuiltinCollectors().FlagGroups()) {
     for (const auto& flag : group.flags) flags.push_back(flag.name);
   }
-  for (const char* flag :
-       {"database.users-query", "backup.dir", "backup.pattern", "backup.max-age",
-        "backup.retention", "backup.log", "backup.users-table", "backup.verify-timeout"}) {
+  for (const char* flag : {"database.users-query", "backup.dir", "backup.pattern", "backup.max-age",
+                           "backup.retention", "backup.log", "backup.users-table",
+                           "backup.verify-timeout", "app.health-url", "app.health-ca-file"}) {
     EXPECT_NE(std::find(flags.begin(), flags.end(), flag), flags.end()) << flag;
   }
 }
@@ -160,7 +161,8 @@ TEST(BuiltinCollectors, BadFlagValuesOfACollectorAreUsageErrors) {
        std::vector<std::vector<std::string>>{{"--database.users-query=DELETE FROM users"},
                                              {"--backup.max-age=soon"},
                                              {"--backup.pattern=a/b"},
-                                             {"--backup.dir="}}) {
+                                             {"--backup.dir="},
+                                             {"--app.health-url=ftp://caloria.example/"}}) {
     const Result<CollectorList> built = BuildWith(BuiltinCollectors(), args);
     EXPECT_FALSE(built.ok()) << args[0];
     std::vector<std::string> switched_off = args;

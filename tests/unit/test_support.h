@@ -1,8 +1,12 @@
 #pragma once
 
 // Fixtures shared by the unit tests: a scratch directory and a time zone
-// that are both put back the way they were when the test ends.
+// that are both put back the way they were when the test ends, gzip, and the
+// table-shaped cases in tests/cases/.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -10,10 +14,15 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "collectors/registry.h"
 
 namespace caloria::testing {
 
@@ -87,6 +96,59 @@ inline std::string Gzip(const std::string& text, int level = 6) {
   if (rc != Z_STREAM_END) throw std::runtime_error("deflate did not finish");
   out.resize(stream.total_out);
   return out;
+}
+
+// One of the case files in tests/cases/ (CALORIA_TEST_CASES_DIR, set by
+// CMakeLists.txt), which tests/integration/test_backup_script_agrees.py runs
+// through the backup script too. Throws, failing the test, when it is missing
+// or not JSON.
+inline nlohmann::json LoadCases(const std::string& file) {
+  const std::string path = std::string(CALORIA_TEST_CASES_DIR) + "/" + file;
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read the case file " + path);
+  return nlohmann::json::parse(in);
+}
+
+// Builds `registry`'s collectors from a command line, as the exporter does
+// at startup, on the default configuration: a collector spec's flag checks
+// and factory, tested through the registry. The collectors may refer to the
+// configuration store, which is gone once this returns: look at them (which,
+// how many), do not run them.
+inline Result<CollectorList> BuildCollectors(const CollectorRegistry& registry,
+                                             const std::vector<std::string>& args) {
+  Result<CommandLine> command = ParseCommandLine(args, registry.FlagGroups());
+  if (!command) return Fail(command.error());
+  Config config;
+  config.flags = command->flags;
+  SharedObservations shared;
+  ConfigStore store(std::make_shared<const Config>(config));
+  return registry.Build({config, store, nullptr, shared, [] {}});
+}
+
+// The metric family `name` of a collector run, or null when it is absent.
+inline const prometheus::MetricFamily* FindFamily(const CollectorResult& result,
+                                                  const std::string& name) {
+  for (const auto& family : result.families) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
+// A TCP socket bound to 127.0.0.1 on a port the kernel picks, not yet
+// listening, or -1; `port` receives the port. The caller closes it.
+inline int BindLoopback(int& port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  port = ntohs(address.sin_port);
+  return fd;
 }
 
 }  // namespace caloria::testing

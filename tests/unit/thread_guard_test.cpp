@@ -2,9 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace caloria {
 namespace {
@@ -51,6 +55,31 @@ TEST(RunGuarded, KeepsAThreadAliveThroughAThrow) {
   });
   thread.join();
   EXPECT_EQ(after, 1);
+}
+
+TEST(GuardedMain, PassesTheArgumentsAfterTheProgramNameAndReturnsTheStatus) {
+  char program[] = "prog";
+  char first[] = "locate";
+  char second[] = "--x=1";
+  char* argv[] = {program, first, second, nullptr};
+  std::vector<std::string> seen;
+  const int status = GuardedMain("prog", 3, argv, [&](std::vector<std::string> args) {
+    seen = std::move(args);
+    return 2;
+  });
+  EXPECT_EQ(status, 2);
+  EXPECT_EQ(seen, (std::vector<std::string>{"locate", "--x=1"}));
+}
+
+TEST(GuardedMain, ReportsABugInOneLineAndFails) {
+  char program[] = "prog";
+  char* argv[] = {program, nullptr};
+  ::testing::internal::CaptureStderr();
+  const int status = GuardedMain("prog", 1, argv, [](const std::vector<std::string>&) -> int {
+    throw std::logic_error("bad state");
+  });
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "prog: internal error: bad state\n");
+  EXPECT_EQ(status, EXIT_FAILURE);
 }
 
 }  // namespace
