@@ -33,7 +33,7 @@ void Place(const CollectorSpec& spec, const std::vector<CollectorSpec>& all,
 
 }  // namespace
 
-CollectorRegistry::CollectorRegistry(std::vector<CollectorSpec> specs) {
+CollectorRegistry::CollectorRegistry(const std::vector<CollectorSpec>& specs) {
   std::set<std::string> names;
   for (const auto& spec : specs) {
     if (spec.name.empty() || !spec.make) {

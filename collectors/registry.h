@@ -60,7 +60,7 @@ class CollectorRegistry {
   // otherwise as given. A duplicate name, an unknown runs_after or a cycle is
   // a programming error (std::logic_error), found by the first test that
   // builds the registry.
-  explicit CollectorRegistry(std::vector<CollectorSpec> specs);
+  explicit CollectorRegistry(const std::vector<CollectorSpec>& specs);
 
   // In run order.
   const std::vector<CollectorSpec>& specs() const { return specs_; }

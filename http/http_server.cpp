@@ -48,7 +48,7 @@ struct CivetwebCallbacks {
 void HttpServer::Stopper::operator()(mg_context* context) const { mg_stop(context); }
 
 std::string CivetwebListeningPorts(const ListenAddress& address) {
-  const std::string port = std::to_string(address.port);
+  std::string port = std::to_string(address.port);
   if (address.host.empty()) return port;
   if (address.host.find(':') != std::string::npos) return "[" + address.host + "]:" + port;
   return address.host + ":" + port;

@@ -59,7 +59,9 @@ BackupJudgement JudgeBackup(const BackupFacts& facts) {
            "dumps the app's database with its data");
     } else if (*users == 0 && (!facts.live_users || *facts.live_users > 0)) {
       flag(HealthStatus::kDegraded, "the latest backup holds no users");
-    } else if (facts.live_users && *users < kUsersShareWarning * *facts.live_users) {
+    } else if (facts.live_users &&
+               static_cast<double>(*users) <
+                   kUsersShareWarning * static_cast<double>(*facts.live_users)) {
       flag(HealthStatus::kDegraded,
            "the latest backup holds " + std::to_string(*users) + " users, far fewer than the " +
                std::to_string(static_cast<long long>(*facts.live_users)) +

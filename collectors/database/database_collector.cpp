@@ -67,7 +67,7 @@ std::optional<double> ParseUserCount(const std::string& text) {
   return value;
 }
 
-DatabaseCollector::DatabaseCollector(DatabaseTarget target,
+DatabaseCollector::DatabaseCollector(const DatabaseTarget& target,
                                      std::shared_ptr<LiveUserCount> live_users)
     : DatabaseCollector([target] { return target; }, std::move(live_users)) {}
 

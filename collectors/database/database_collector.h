@@ -40,7 +40,7 @@ class DatabaseCollector : public Collector {
 
   // `live_users` (may be null) receives each poll's count for the backup
   // collector.
-  explicit DatabaseCollector(DatabaseTarget target,
+  explicit DatabaseCollector(const DatabaseTarget& target,
                              std::shared_ptr<LiveUserCount> live_users = nullptr);
   DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users);
 
