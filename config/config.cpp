@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <algorithm>
+
 namespace caloria {
 
 std::vector<FlagGroup> ExporterFlagGroups() {
@@ -9,7 +11,24 @@ std::vector<FlagGroup> ExporterFlagGroups() {
        {{"web.listen-address", "ADDRESS",
          "Address on which to expose metrics and health pages (default \":9841\")."},
         {"web.telemetry-path", "PATH",
-         "Path under which to expose metrics (default \"/metrics\")."}}},
+         "Path under which to expose metrics (default \"/metrics\")."},
+        {"web.config.file", "PATH",
+         "Web configuration file, as Prometheus and its exporters read it: TLS, client "
+         "certificates, basic auth, response headers (docs/security.md; default none: plain "
+         "HTTP, no auth)."},
+        {"web.health-without-auth", "PATHS",
+         "Comma-separated health pages served without basic auth, for load balancers, e.g. "
+         "/health,/health/database (default none)."},
+        {"web.max-connections", "N",
+         "Open connections at most; more are answered 503 and closed (default 512)."},
+        {"web.max-connections-per-ip", "N",
+         "Open connections from one client address at most; more are answered 503 and closed "
+         "(default 64)."},
+        {"web.read-timeout", "DURATION",
+         "Time a client has to send a whole request once it starts, TLS handshake included "
+         "(default 10s)."},
+        {"web.idle-timeout", "DURATION",
+         "How long a kept-alive connection may wait for its next request (default 2m)."}}},
       {"The app's database", std::nullopt, DatabaseLocationFlags()},
       {"Polling",
        std::nullopt,
@@ -30,6 +49,65 @@ std::string EnvironmentHelp() {
          "  FLASK_ENV, APP_ENV production makes postgresql the expected database type.\n";
 }
 
+namespace {
+
+// --web.health-without-auth: only health pages may be exempted, never
+// /metrics or the reload endpoint.
+Result<std::vector<std::string>> ParseHealthWithoutAuth(const std::string& text) {
+  std::vector<std::string> paths;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    std::string path = text.substr(start, comma - start);
+    start = comma + 1;
+    if (path.empty()) continue;
+    const bool health = path == "/health" || (path.rfind("/health/", 0) == 0 && path.size() > 8 &&
+                                              path.find_first_of("/?#", 8) == std::string::npos);
+    if (!health) {
+      return Fail("--web.health-without-auth names '" + path +
+                  "', which is not a health page: list only /health and /health/CHECK pages, "
+                  "e.g. /health,/health/database");
+    }
+    paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
+Result<WebSettings> LoadWebSettings(const FlagValues& flags, const std::string& current_dir) {
+  WebSettings web;
+  if (auto file = flags.Get("web.config.file")) {
+    if (file->empty()) return Fail("--web.config.file is empty: give the file's path or drop it");
+    const std::string path = file->front() == '/' ? *file : current_dir + "/" + *file;
+    Result<WebConfig> config = LoadWebConfig(path);
+    if (!config) return Fail(config.error());
+    web.config = std::move(*config);
+  }
+  if (auto value = flags.Get("web.health-without-auth")) {
+    Result<std::vector<std::string>> paths = ParseHealthWithoutAuth(*value);
+    if (!paths) return Fail(paths.error());
+    web.health_without_auth = std::move(*paths);
+  }
+  const Result<long long> max_connections =
+      IntegerFlag(flags, "web.max-connections", web.max_connections, 1, 1000000);
+  if (!max_connections) return Fail(max_connections.error());
+  web.max_connections = static_cast<int>(*max_connections);
+  const Result<long long> per_ip =
+      IntegerFlag(flags, "web.max-connections-per-ip", web.max_connections_per_ip, 1, 1000000);
+  if (!per_ip) return Fail(per_ip.error());
+  web.max_connections_per_ip = static_cast<int>(*per_ip);
+  const Result<Duration> read_timeout =
+      PositiveDurationFlag(flags, "web.read-timeout", web.read_timeout);
+  if (!read_timeout) return Fail(read_timeout.error());
+  web.read_timeout = *read_timeout;
+  const Result<Duration> idle_timeout =
+      PositiveDurationFlag(flags, "web.idle-timeout", web.idle_timeout);
+  if (!idle_timeout) return Fail(idle_timeout.error());
+  web.idle_timeout = *idle_timeout;
+  return web;
+}
+
+}  // namespace
+
 Result<Config> LoadConfig(const FlagValues& flags, const EnvLookup& process_env,
                           const std::string& current_dir) {
   Config config;
@@ -47,6 +125,9 @@ Result<Config> LoadConfig(const FlagValues& flags, const EnvLookup& process_env,
     }
     config.telemetry_path = *value;
   }
+  Result<WebSettings> web = LoadWebSettings(flags, current_dir);
+  if (!web) return Fail(web.error());
+  config.web = std::move(*web);
   const Result<Duration> interval =
       PositiveDurationFlag(flags, "collector.interval", config.interval);
   if (!interval) return Fail(interval.error());

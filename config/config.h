@@ -7,11 +7,25 @@
 #include "config/dotenv.h"
 #include "config/flags.h"
 #include "config/listen_address.h"
+#include "config/web_config.h"
 #include "core/duration.h"
 #include "core/logger.h"
 #include "core/result.h"
 
 namespace caloria {
+
+// How the HTTP server serves: --web.* flags and the web-config file. The
+// limits keep slow and idle clients from starving a scrape (docs/security.md).
+struct WebSettings {
+  WebConfig config;  // from --web.config.file; empty: plain HTTP, no auth
+  // Health pages served without basic auth (--web.health-without-auth), for
+  // load balancers that cannot send a password.
+  std::vector<std::string> health_without_auth;
+  int max_connections = 512;
+  int max_connections_per_ip = 64;
+  Duration read_timeout = std::chrono::seconds(10);  // a whole request, TLS handshake included
+  Duration idle_timeout = std::chrono::minutes(2);   // between requests on a kept-alive connection
+};
 
 // The exporter's own settings, parsed and validated once at startup and
 // immutable afterwards. Each collector reads its own flags from `flags`
@@ -19,6 +33,7 @@ namespace caloria {
 struct Config {
   ListenAddress listen{":9841", "", 9841};
   std::string telemetry_path = "/metrics";
+  WebSettings web;
   Duration interval = std::chrono::seconds(15);
   Duration timeout = std::chrono::seconds(5);
   LogLevel log_level = LogLevel::kInfo;

@@ -33,6 +33,9 @@ ConfigReloader::ConfigReloader(Loader load, ConfigStore& store, Logger& logger)
 ConfigReloader::Fingerprints ConfigReloader::Fingerprint(const Config& config) {
   Fingerprints fingerprints;
   for (const auto& path : config.database.files_read) fingerprints[path] = ContentHash(path);
+  // The web-config file and the certificate, key and client CA it names: a
+  // rotated certificate is served without a restart.
+  for (const auto& path : config.web.config.files_read) fingerprints[path] = ContentHash(path);
   return fingerprints;
 }
 

@@ -1,5 +1,6 @@
 #include "config/flags.h"
 
+#include <charconv>
 #include <sstream>
 
 namespace caloria {
@@ -112,6 +113,21 @@ Result<Duration> PositiveDurationFlag(const FlagValues& flags, const std::string
                 "' is not a positive duration: write it like 15s, 500ms or 1m30s");
   }
   return *parsed;
+}
+
+Result<long long> IntegerFlag(const FlagValues& flags, const std::string& name, long long fallback,
+                              long long min, long long max) {
+  const auto value = flags.Get(name);
+  if (!value) return fallback;
+  long long parsed = 0;
+  const char* end = value->data() + value->size();
+  const auto [stop, error] = std::from_chars(value->data(), end, parsed);
+  if (value->empty() || error != std::errc() || stop != end || parsed < min || parsed > max) {
+    return Fail("--" + name + "='" + *value + "' is not a whole number from " +
+                std::to_string(min) + " to " + std::to_string(max) + ": e.g. --" + name + "=" +
+                std::to_string(fallback));
+  }
+  return parsed;
 }
 
 }  // namespace caloria

@@ -66,4 +66,9 @@ std::string UsageText(const std::string& intro, const std::vector<FlagGroup>& gr
 Result<Duration> PositiveDurationFlag(const FlagValues& flags, const std::string& name,
                                       Duration fallback);
 
+// A flag holding a whole number from `min` to `max`, or `fallback` when it is
+// absent.
+Result<long long> IntegerFlag(const FlagValues& flags, const std::string& name, long long fallback,
+                              long long min, long long max);
+
 }  // namespace caloria

@@ -2,48 +2,49 @@
 
 #include <functional>
 #include <memory>
-#include <string>
 
+#include "config/config.h"
 #include "config/listen_address.h"
+#include "core/logger.h"
 #include "core/result.h"
 #include "http/router.h"
-
-struct mg_context;
+#include "http/web_security.h"
 
 namespace caloria {
 
-class Logger;
-
-// The one place that knows which HTTP library serves: CivetWeb today, used
-// directly so /metrics and the health pages share one server and one port.
-// Handlers run on CivetWeb's worker threads and must only read memory.
+// The one place that knows how HTTP is served: an event-driven server on
+// Boost.Beast and Asio (OpenSSL for TLS). One network thread multiplexes
+// every connection, so idle, slow or busy clients cost a socket and a few
+// KiB each, never a thread a scrape waits for (docs/security.md has the
+// measurements that retired CivetWeb). It enforces the limits of
+// WebSettings (connections in total and per client address, request and
+// idle timeouts, request size), the web config's TLS, basic auth and
+// headers, and answers what it cannot parse with 400, 431, 413 or 505.
+// Handlers run on the network thread and must only read memory.
 class HttpServer {
  public:
   using Handler = std::function<HttpResponse(const HttpRequest&)>;
 
-  // Binds and starts serving, or says in one line (with the fix) why the
-  // address cannot be bound. A handler that throws (a bug) answers 500.
-  static Result<std::unique_ptr<HttpServer>> Start(const ListenAddress& address, Handler handler,
-                                                   Logger& logger);
-  HttpServer(Handler handler, Logger& logger);  // use Start()
+  // Binds and starts serving, or says in one line (with the fix) why it
+  // cannot. A handler that throws (a bug) answers 500.
+  static Result<std::unique_ptr<HttpServer>> Start(const ListenAddress& address,
+                                                   const WebSettings& settings,
+                                                   std::shared_ptr<const WebSecurity> security,
+                                                   Handler handler, Logger& logger);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
+  // Serves new connections and requests with `security` from now on (a
+  // reloaded web config: rotated certificates, changed users or headers),
+  // or says why it cannot and keeps the one in force.
+  Status UpdateSecurity(std::shared_ptr<const WebSecurity> security);
+
+  struct Impl;                                      // Beast and Asio stay out of this header
+  explicit HttpServer(std::unique_ptr<Impl> impl);  // use Start()
+
  private:
-  struct Stopper {
-    void operator()(mg_context* context) const;
-  };
-
-  Handler handler_;
-  Logger& logger_;
-  std::unique_ptr<mg_context, Stopper> context_;
-
-  friend struct CivetwebCallbacks;
+  std::unique_ptr<Impl> impl_;
 };
-
-// ListenAddress in CivetWeb's listening_ports syntax: "9841",
-// "127.0.0.1:9841", "[::1]:9841".
-std::string CivetwebListeningPorts(const ListenAddress& address);
 
 }  // namespace caloria

@@ -67,6 +67,12 @@ HttpResponse Router::Route(const HttpRequest& request, const Pages* pages,
                     "s ago: the exporter's poller is stuck; see its log and restart it\"\n}\n";
   }
   response.headers.emplace_back("Cache-Control", "no-store");
+  if (request.path == "/") {
+    // The landing page is plain links: no script, style, frame or form.
+    response.headers.emplace_back("Content-Security-Policy",
+                                  "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+                                  "form-action 'none'");
+  }
   response.head_only = request.method == "HEAD";
   return response;
 }

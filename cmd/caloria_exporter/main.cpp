@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -22,6 +23,7 @@
 #include "core/thread_guard.h"
 #include "http/http_server.h"
 #include "http/router.h"
+#include "http/web_security.h"
 #include "poll/poller.h"
 #include "render/page_store.h"
 #include "render/pages.h"
@@ -96,8 +98,28 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
+  // A web config whose certificate or key cannot be loaded is a usage error,
+  // like a malformed one (exit 2).
+  Result<std::shared_ptr<const WebSecurity>> security = WebSecurity::Build(config.web);
+  if (!security) return UsageError(security.error());
+
+  // A reloaded configuration brings its web config along: the server takes
+  // it (rotated certificates, changed users) before the configuration is
+  // published, or the whole reload is rejected and the old one kept.
+  std::atomic<HttpServer*> serving{nullptr};
+  const ConfigReloader::Loader load_and_apply = [&load, &serving]() -> Result<Config> {
+    Result<Config> next = load();
+    if (!next) return next;
+    Result<std::shared_ptr<const WebSecurity>> next_security = WebSecurity::Build(next->web);
+    if (!next_security) return Fail(next_security.error());
+    if (HttpServer* server = serving.load()) {
+      const Status applied = server->UpdateSecurity(std::move(*next_security));
+      if (!applied) return Fail(applied.error());
+    }
+    return next;
+  };
   ConfigStore config_store(std::make_shared<const Config>(config));
-  ConfigReloader reloader(load, config_store, logger);
+  ConfigReloader reloader(load_and_apply, config_store, logger);
   PageStore store;
   SharedObservations shared;
   Poller poller(
@@ -124,7 +146,7 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
   const Router router(config.telemetry_path, 3 * (config.interval + config.timeout),
                       [&reload] { return reload("POST /-/reload"); });
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(
-      config.listen,
+      config.listen, config.web, std::move(*security),
       [&router, &store](const HttpRequest& request) {
         const auto pages = store.Latest();
         return router.Route(request, pages.get());
@@ -134,7 +156,11 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
     logger.Error("cannot start the HTTP server", {{"err", server.error()}});
     return EXIT_FAILURE;
   }
-  logger.Info("listening", {{"address", config.listen.text}});
+  serving = server->get();
+  logger.Info("listening",
+              {{"address", config.listen.text},
+               {"tls", config.web.config.tls ? "true" : "false"},
+               {"basic_auth", config.web.config.basic_auth_users.empty() ? "false" : "true"}});
   poller.Start();
 
   int received = 0;
@@ -143,6 +169,7 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
   }
   logger.Info("shutting down", {{"signal", strsignal(received)}});
   poller.Stop();
+  serving = nullptr;
   server->reset();
   return EXIT_SUCCESS;
 }

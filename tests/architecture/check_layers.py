@@ -7,8 +7,9 @@ The source folders are layers, in the order data flows (docs/architecture.md):
 
 A file may include its own layer and the layers before it, never one after
 it. The libraries that talk to the outside world are confined too: libpq and
-SQLite and libcurl to collectors/, CivetWeb to http/, so a page never opens a database
-and a collector never answers HTTP.
+SQLite and libcurl to collectors/, Boost.Beast/Asio and OpenSSL to http/, so a page
+never opens a database and a collector never answers HTTP; yaml-cpp (the web-config
+file) to config/ and libcrypt (basic auth) to http/.
 
     check_layers.py [ROOT]    prints each offending include; exit 1 if any
 """
@@ -18,13 +19,25 @@ from pathlib import Path
 
 LAYERS = ["core", "config", "collectors", "poll", "render", "http", "cmd"]
 
-# A system header and the only layers that may include it.
+# A system header, or a header folder (ending in /), and the only layers that may
+# include it.
 CONFINED = {
     "libpq-fe.h": {"collectors"},
     "sqlite3.h": {"collectors"},
-    "curl/curl.h": {"collectors"},
-    "civetweb.h": {"http"},
+    "curl/": {"collectors"},
+    "boost/beast/": {"http"},
+    "boost/asio/": {"http"},
+    "openssl/": {"http"},
+    "yaml-cpp/": {"config"},
+    "crypt.h": {"http"},
 }
+
+
+def confined_to(header: str) -> set[str] | None:
+    for name, layers in CONFINED.items():
+        if header == name or (name.endswith("/") and header.startswith(name)):
+            return layers
+    return None
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
@@ -51,8 +64,8 @@ def violations(root: Path) -> list[str]:
                         found.append(f"{where}: {layer}/ includes {header}, but {target}/ comes "
                                      f"after {layer}/ on the data path: move the shared part down "
                                      f"into {layer}/ or an earlier folder, or pass it in")
-                elif header in CONFINED and layer not in CONFINED[header]:
-                    allowed = ", ".join(sorted(CONFINED[header]))
+                elif (layers := confined_to(header)) is not None and layer not in layers:
+                    allowed = ", ".join(sorted(layers))
                     found.append(f"{where}: {layer}/ includes <{header}>, which only {allowed}/ "
                                  f"may use")
     return found

@@ -25,6 +25,24 @@ TEST(Router, ServesEachPageAtItsPath) {
   EXPECT_EQ(router.Route({"GET", "/"}, &pages).body, "<html>");
 }
 
+std::string Header(const HttpResponse& response, const std::string& name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+TEST(Router, PagesAreNeverCachedAndTheLandingPageMayRunNothing) {
+  const Router router("/metrics", std::chrono::seconds(60));
+  const Pages pages = SamplePages();
+  for (const char* path : {"/", "/metrics", "/health", "/health/database"}) {
+    EXPECT_EQ(Header(router.Route({"GET", path}, &pages), "Cache-Control"), "no-store") << path;
+  }
+  const std::string policy = Header(router.Route({"GET", "/"}, &pages), "Content-Security-Policy");
+  EXPECT_EQ(policy.rfind("default-src 'none'", 0), 0u) << policy;
+  EXPECT_EQ(Header(router.Route({"GET", "/metrics"}, &pages), "Content-Security-Policy"), "");
+}
+
 TEST(Router, KeepsThePagesStatusCode) {
   const Router router("/metrics", std::chrono::seconds(60));
   const Pages pages = SamplePages();
