@@ -48,7 +48,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCALORIA_BUILD_TESTS=OFF \
 FROM ${DEBIAN_IMAGE} AS runtime
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libprometheus-cpp-core1.0 libpq5 libsqlite3-0 zlib1g libcurl4 libssl3 libyaml-cpp0.7 \
+      libprometheus-cpp-core1.0 libpq5 libsqlite3-0 zlib1g libcurl4 libssl3 libyaml-cpp0.7 libcrypt1 \
       ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 caloria \

@@ -423,6 +423,7 @@ struct HttpServer::Impl {
   // never waited for), a TLS client sees the connection close (a handshake
   // to say so would cost more than the connection).
   void Refuse(tcp::socket socket, ConnectionLimiter::Refusal refusal) {
+    LogRefusal(RefusalReason(refusal));  // first: a client that reads the 503 finds it logged
     const std::shared_ptr<const WebSecurity> security = state->Security();
     if (!security->Tls()) {
       if (!refusal_answer || refusal_answer_for != security) {
@@ -434,7 +435,6 @@ struct HttpServer::Impl {
       socket.write_some(net::buffer(*refusal_answer), ignored);
       socket.shutdown(tcp::socket::shutdown_both, ignored);
     }
-    LogRefusal(RefusalReason(refusal));
   }
 
   // The 503 for a refused connection, serialized once per web config.
