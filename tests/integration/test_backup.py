@@ -367,9 +367,13 @@ def test_a_backup_made_after_the_exporter_started_is_picked_up(pg, start_exporte
     wait_backup(exp, "no backup yet", lambda m, s, b: s == 503 and b["files"] == 0)
     run_backup(pg.url(), folder, log)
     backup = newest_backup(folder)
-    m, status, body = wait_backup(exp, "the new backup verified", verified_is(1))
+    # The script renames the backup into place before it logs its SUCCESS line: a
+    # poll in between sees the file (and may verify it) before the log has the line.
+    m, status, body = wait_backup(
+        exp, "the new backup verified and logged",
+        lambda m, s, b: verified_is(1)(m, s, b)
+        and m.get("caloria_backup_log_last_success_timestamp_seconds") is not None)
     assert body["file"] == backup.name
-    assert m.get("caloria_backup_log_last_success_timestamp_seconds") is not None
     # Corrupting the same file in place (same name, new size) is noticed too.
     data = backup.read_bytes()
     backup.write_bytes(data[:-8])  # gzip trailer gone

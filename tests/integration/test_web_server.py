@@ -247,7 +247,12 @@ def test_slow_clients_do_not_delay_another_clients_scrapes(start):
     assert stats["slow_longest"] < READ_TIMEOUT + 2.5, summary
     # Bounded: file descriptors under the connection cap, memory flat.
     assert peak_fds < 400 + 64, summary
-    assert peak_rss < base_rss + 64 * 2 ** 20, summary
+    # Under AddressSanitizer (scripts/test runs the suite against build-asan's binary
+    # and says so in CALORIA_EXPORTER_SANITIZED) freed memory waits in ASan's
+    # quarantine (up to 256 MiB), so RSS says nothing about leaks there: LeakSanitizer
+    # checks those at exit instead.
+    if not os.environ.get("CALORIA_EXPORTER_SANITIZED"):
+        assert peak_rss < base_rss + 64 * 2 ** 20, summary
     # Everything is given back once the clients go.
     exp.wait_for("file descriptors back to the baseline",
                  lambda: open_fds(pid) <= base_fds + 4, timeout=5)

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <sstream>
+#include <mutex>
+#include <ostream>
 #include <stdexcept>
+#include <streambuf>
 #include <string>
 #include <thread>
 #include <vector>
@@ -102,6 +104,33 @@ class Client {
   bool connected_ = false;
 };
 
+// The server logs on its network thread while the test reads: a stream
+// buffer that takes a lock for both, so the test's reads are no data race.
+class SyncedLog : public std::streambuf {
+ public:
+  std::string str() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return text_;
+  }
+
+ protected:
+  int overflow(int character) override {
+    if (character == traits_type::eof()) return 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    text_.push_back(static_cast<char>(character));
+    return character;
+  }
+  std::streamsize xsputn(const char* data, std::streamsize size) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    text_.append(data, static_cast<std::size_t>(size));
+    return size;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::string text_;
+};
+
 HttpResponse Answer(const HttpRequest& request) {
   if (request.path == "/bug") throw std::logic_error("handler bug");
   HttpResponse response{200, "text/plain", request.method + " " + request.path + "\n", {}, false};
@@ -127,8 +156,9 @@ class HttpServerTest : public ::testing::Test {
     return client.Receive();
   }
 
-  std::ostringstream log_;
-  Logger logger_{log_, LogLevel::kInfo, LogFormat::kLogfmt};
+  SyncedLog log_;
+  std::ostream log_stream_{&log_};
+  Logger logger_{log_stream_, LogLevel::kInfo, LogFormat::kLogfmt};
   int port_ = 0;
   std::unique_ptr<HttpServer> server_;
 };
