@@ -1,7 +1,6 @@
 #include "collectors/consistency_collector.h"
 
 #include <cmath>
-#include <cstdlib>
 
 #include "core/clock.h"
 
@@ -137,16 +136,9 @@ LogFields ConsistencyCollector::Settings() const {
 namespace {
 
 Result<double> UsersTolerance(const FlagValues& flags) {
-  const auto value = flags.Get("app.users-tolerance");
-  if (!value) return 0.0;
-  char* end = nullptr;
-  const long long parsed = std::strtoll(value->c_str(), &end, 10);
-  if (value->empty() || end != value->c_str() + value->size() || parsed < 0 ||
-      parsed > 1'000'000'000) {
-    return Fail("--app.users-tolerance='" + *value +
-                "' is not a whole number of users: write e.g. --app.users-tolerance=5");
-  }
-  return static_cast<double>(parsed);
+  const Result<long long> parsed = IntegerFlag(flags, "app.users-tolerance", 0, 0, 1'000'000'000);
+  if (!parsed) return Fail(parsed.error());
+  return static_cast<double>(*parsed);
 }
 
 }  // namespace
