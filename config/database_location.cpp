@@ -3,13 +3,16 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+
+#include "core/bounded_file.h"
 
 namespace caloria {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A URL file holds one URL; anything larger is the wrong file.
+constexpr std::size_t kMaxUrlFileBytes = 64 * 1024;
 
 std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
@@ -22,19 +25,6 @@ std::string Trim(const std::string& text) {
   if (begin == std::string::npos) return "";
   const auto end = text.find_last_not_of(" \t\r\n");
   return text.substr(begin, end - begin + 1);
-}
-
-// Regular files only: a directory opens and reads as empty on Linux, and
-// python-dotenv skips anything that is not a file.
-std::optional<std::string> ReadWholeFile(const std::string& path) {
-  std::error_code error;
-  if (!fs::is_regular_file(path, error)) return std::nullopt;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return contents.str();
 }
 
 // One variable looked up with the app's precedence: process environment
@@ -81,10 +71,15 @@ std::string DescribeSource(ConfigSource source, const std::string& variable,
 Result<std::string> ReadUrlFile(DatabaseLocation& location, const std::string& path,
                                 const std::string& origin) {
   location.files_read.push_back(fs::path(path).lexically_normal().string());
-  const auto contents = ReadWholeFile(path);
+  const auto contents = ReadBoundedFile(path, kMaxUrlFileBytes);
   if (!contents) {
-    return Fail("cannot read the database URL file " + path + " (named by " + origin +
-                "): check the path and its permissions");
+    return Fail("the database URL file " + path + " (named by " + origin + ") " + contents.error() +
+                ": check the path and its permissions");
+  }
+  if (contents->size() > kMaxUrlFileBytes) {
+    return Fail("the database URL file " + path + " (named by " + origin + ") is larger than " +
+                std::to_string(kMaxUrlFileBytes / 1024) +
+                " KiB, which no URL needs: name the file that holds only the URL");
   }
   return Trim(*contents);
 }
@@ -95,13 +90,12 @@ DotenvFile LoadEnvFile(DatabaseLocation& location, const std::string& path,
   location.env_file = absolute.string();
   location.files_read.push_back(absolute.string());
   location.app_dir = absolute.parent_path().string();
-  const auto contents = ReadWholeFile(absolute.string());
+  const auto contents = ReadDotenvFile(absolute.string());
   if (!contents) {
     location.problems.push_back(
         {"env_file_unreadable",
-         "cannot read the app's env file " + absolute.string() +
-             ": check that it exists and that the exporter's user may read it (the app would "
-             "start without it, as in the incident this exporter exists for)",
+         contents.error() +
+             " (the app would start without it, as in the incident this exporter exists for)",
          HealthStatus::kDegraded});
     return {};
   }
@@ -167,6 +161,31 @@ Result<std::string> FindUrl(DatabaseLocation& location, const FlagValues& flags,
   return std::string(kFallbackDatabaseUrl);
 }
 
+// Unhealthy, not degraded: SQLAlchemy has taken the rest of the password for
+// the host or the database name, so the app connects somewhere else (or
+// nowhere) and logs in with a piece of its password.
+std::string UnencodedAtMessage(const DatabaseLocation& location) {
+  const char* becomes = "the host name";
+  switch (location.url.stray_at) {
+    case StrayAt::kDatabase:
+      becomes = "the database name";
+      break;
+    case StrayAt::kQuery:
+      becomes = "the host name and a query option";
+      break;
+    case StrayAt::kHost:
+    case StrayAt::kNone:
+      break;
+  }
+  return "the database URL from " + location.origin +
+         " has an '@' after the one that ends its user name and password, most likely an "
+         "unencoded '@' in the password: SQLAlchemy ends the password at its first '@' and reads "
+         "the rest of it as " +
+         becomes +
+         ", so the app cannot reach its database; percent-encode each @ in the password as %40 "
+         "(and : / ? % as %3A %2F %3F %25)";
+}
+
 Status ResolveDatabaseUrl(DatabaseLocation& location, const FlagValues& flags, const Lookup& lookup,
                           const std::string& current_dir) {
   const Result<std::string> text = FindUrl(location, flags, lookup, current_dir);
@@ -174,6 +193,10 @@ Status ResolveDatabaseUrl(DatabaseLocation& location, const FlagValues& flags, c
   Result<SqlalchemyUrl> url = ParseSqlalchemyUrl(*text);
   if (!url) return Fail(url.error() + " (read from " + location.origin + ")");
   location.url = std::move(*url);
+  if (location.url.stray_at != StrayAt::kNone) {
+    location.problems.push_back(
+        {"database_url_unencoded_at", UnencodedAtMessage(location), HealthStatus::kUnhealthy});
+  }
   if (location.url.type == DatabaseType::kPostgresql && location.url.dialect == "postgres") {
     location.problems.push_back(
         {"database_url_deprecated_scheme",

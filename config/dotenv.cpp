@@ -1,5 +1,6 @@
 #include "config/dotenv.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -7,12 +8,15 @@
 #include <string_view>
 #include <utility>
 
+#include "core/bounded_file.h"
+
 // A hand-written port of python-dotenv's parser (src/dotenv/parser.py) and
 // interpolation (variables.py, resolve_variables in main.py). Each Parser
 // method mirrors one of python-dotenv's regexes so that edge cases (what ends a
 // quoted value, when "#" starts a comment, where error recovery resumes) match.
-// std::regex is avoided on purpose: its recursive matcher can overflow the
-// stack on long values, and this code must not crash on any input.
+// The standard library's regex is avoided on purpose: its recursive matcher
+// can overflow the stack on long values, and this code must not crash on any
+// input.
 
 namespace caloria {
 namespace {
@@ -384,16 +388,26 @@ class Interpolator {
     defined_[name] = std::move(value);
   }
 
-  std::string Expand(std::string_view value) const {
+  // The expanded value, or nullopt as soon as it would pass `max_bytes`:
+  // each reference copies a whole value, so without a bound a few lines of
+  // references multiply into gigabytes.
+  std::optional<std::string> Expand(std::string_view value, std::size_t max_bytes) const {
     std::string out;
+    const auto append = [&out, max_bytes](std::string_view piece) {
+      if (piece.size() > max_bytes - out.size()) return false;
+      out.append(piece);
+      return true;
+    };
     std::size_t cursor = 0;
     ReferenceScanner scanner(value);
     while (std::optional<Reference> reference = scanner.Next()) {
-      out.append(value.substr(cursor, reference->begin - cursor));
-      out.append(Resolve(std::string(reference->name), reference->fallback));
+      if (!append(value.substr(cursor, reference->begin - cursor)) ||
+          !append(Resolve(std::string(reference->name), reference->fallback))) {
+        return std::nullopt;
+      }
       cursor = reference->end;
     }
-    out.append(value.substr(cursor));
+    if (!append(value.substr(cursor))) return std::nullopt;
     return out;
   }
 
@@ -410,13 +424,43 @@ class Interpolator {
   std::map<std::string, std::optional<std::string>> defined_;
 };
 
+static_assert(kMaxDotenvValueBytes == 64 * 1024 && kMaxDotenvFileBytes == 1024 * 1024,
+              "the warnings below name the bounds");
+constexpr const char* kValueTooLong =
+    "the value is longer than 64 KiB once its ${...} references are expanded (each reference "
+    "copies the whole value it names), so it is skipped: shorten it";
+constexpr const char* kValuesTooLong =
+    "the file's values come to more than 1 MiB once their ${...} references are expanded, so "
+    "this one is skipped: shorten the values or their references";
+constexpr const char* kFileTooLong =
+    "the file is larger than 1 MiB, so this line and the ones after it are not read: an env file "
+    "holds a few variables; check that this is the right file";
+
+// The text up to the last line end within kMaxDotenvFileBytes: a line cut
+// in two would be read as a different, shorter value.
+std::string_view ReadableText(std::string_view text) {
+  if (text.size() <= kMaxDotenvFileBytes) return text;
+  text = text.substr(0, kMaxDotenvFileBytes);
+  std::size_t line_end = text.find_last_of('\n');
+  if (line_end == std::string_view::npos) line_end = text.find_last_of('\r');  // old Mac files
+  return line_end == std::string_view::npos ? std::string_view() : text.substr(0, line_end + 1);
+}
+
+// The number of the line after the last one of a normalized text that ends
+// with a line end (or is empty).
+int LineAfter(std::string_view normalized) {
+  return 1 + static_cast<int>(std::count(normalized.begin(), normalized.end(), '\n'));
+}
+
 }  // namespace
 
 DotenvFile ParseDotenv(const std::string& text, const EnvLookup& process_env) {
-  const std::string normalized = Normalize(text);
+  const std::string_view within_bound = ReadableText(text);
+  const std::string normalized = Normalize(within_bound);
   Parser parser(normalized);
   Interpolator interpolator(process_env);
   DotenvFile result;
+  std::size_t values_budget = kMaxDotenvFileBytes;
   while (parser.HasNext()) {
     Statement statement = parser.Next();
     if (!statement.error.empty()) {
@@ -425,10 +469,23 @@ DotenvFile ParseDotenv(const std::string& text, const EnvLookup& process_env) {
     }
     if (!statement.key) continue;
     const std::string& key = *statement.key;
-    // Single-quoted values stay literal, as in shells, so secrets containing
-    // "${" survive (python-dotenv would expand them too).
-    if (statement.value && statement.quoting != Quoting::kSingle) {
-      statement.value = interpolator.Expand(*statement.value);
+    if (statement.value) {
+      const std::size_t max_bytes = std::min(kMaxDotenvValueBytes, values_budget);
+      // Single-quoted values stay literal, as in shells, so secrets
+      // containing "${" survive (python-dotenv would expand them too).
+      std::optional<std::string> value;
+      if (statement.quoting != Quoting::kSingle) {
+        value = interpolator.Expand(*statement.value, max_bytes);
+      } else if (statement.value->size() <= max_bytes) {
+        value = std::move(statement.value);
+      }
+      if (!value) {
+        result.warnings.push_back(
+            {statement.line, max_bytes < kMaxDotenvValueBytes ? kValuesTooLong : kValueTooLong});
+        continue;
+      }
+      values_budget -= value->size();
+      statement.value = std::move(value);
     }
     interpolator.Define(key, statement.value);
     // A later bare "KEY" replaces an earlier value with "not set".
@@ -438,7 +495,20 @@ DotenvFile ParseDotenv(const std::string& text, const EnvLookup& process_env) {
       result.values.erase(key);
     }
   }
+  if (within_bound.size() < text.size()) {
+    result.warnings.push_back({LineAfter(normalized), kFileTooLong});
+  }
   return result;
+}
+
+Result<std::string> ReadDotenvFile(const std::string& path) {
+  Result<std::string> text = ReadBoundedFile(path, kMaxDotenvFileBytes);
+  if (!text) {
+    return Fail("the env file " + path + " " + text.error() +
+                ": check that it exists, that it is the file itself (not a folder or a pipe) "
+                "and that the exporter's user may read it");
+  }
+  return text;
 }
 
 }  // namespace caloria

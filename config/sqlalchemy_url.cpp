@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <regex>
 #include <string_view>
+#include <utility>
 
 namespace caloria {
 namespace {
@@ -16,29 +16,16 @@ constexpr std::string_view kSqliteForms =
 constexpr std::string_view kEncodePasswordHint =
     "percent-encode @ : / ? % inside the user name and password (@ is %40)";
 
-// std::regex matches recursively, so a pathological value could exhaust the
-// stack; no real database URL comes anywhere near this.
+// No real database URL comes anywhere near this; the bound keeps what an
+// error message or a scrubbed library message has to deal with small.
 constexpr std::size_t kMaxUrlLength = 4096;
 
 // Longest text from the URL that an error message may quote.
 constexpr std::size_t kMaxQuotedLength = 40;
 
-// SQLAlchemy 2.x engine/url.py _parse_url, group for group. Differences are
-// only in spelling: \w is written out as ASCII (a non-ASCII dialect name is
-// rejected either way) and "." becomes [^\n] because ECMAScript's "." also
-// stops at \r, Python's only at \n. Matching is backtracking with the same
-// priorities in both engines, so every group captures the same text.
-const std::regex& UrlPattern() {
-  static const std::regex pattern(
-      "([A-Za-z0-9_+]+)://"
-      "(?:([^:/]*)(?::([^@]*))?@)?"
-      "(?:(?:\\[([^/?]+)\\]|([^/:?]+))?(?::([^/?]*))?)?"
-      "(?:/([^?]*))?"
-      "(?:\\?([^\\n]*))?");
-  return pattern;
-}
-
-// The regex groups before decoding; nullopt where SQLAlchemy would see None.
+// The groups of SQLAlchemy's URL pattern before decoding; nullopt where
+// SQLAlchemy would see None. The offsets say where each group starts in the
+// URL, which decides what a stray '@' hides.
 struct RawUrl {
   std::string name;
   std::optional<std::string> username;
@@ -47,10 +34,17 @@ struct RawUrl {
   std::optional<std::string> port;
   std::optional<std::string> database;
   std::optional<std::string> query;
+  std::size_t userinfo_begin = 0;  // just after "://"
+  std::size_t username_end = 0;    // where the user name ends (a ':' or the '@')
+  std::size_t host_begin = 0;      // at the '[' of an IPv6 literal
+  std::size_t port_begin = 0;
+  std::size_t database_begin = 0;
+  std::size_t query_begin = 0;
   bool has_userinfo = false;
   // True when an '@' follows the user info: the password most likely holds a
   // raw '@', so host and port are pieces of it and must not be quoted.
   bool credentials_may_spill = false;
+  std::size_t last_at = 0;  // the URL's last '@', when credentials_may_spill
 };
 
 Error Invalid(std::string_view reason, std::string_view fix) {
@@ -104,33 +98,97 @@ Status CheckShape(const std::string& url) {
   return {};
 }
 
-std::optional<std::string> Group(const std::smatch& match, int index) {
-  if (!match[index].matched) return std::nullopt;
-  return match[index].str();
+bool IsNameChar(char c) { return IsAsciiAlnum(c) || c == '_' || c == '+'; }
+
+// The end of the run of characters from `from` that satisfy `in_run`.
+template <typename InRun>
+std::size_t RunEnd(std::string_view text, std::size_t from, InRun in_run) {
+  while (from < text.size() && in_run(text[from])) ++from;
+  return from;
 }
 
-Result<RawUrl> MatchUrl(const std::string& url) {
-  std::smatch match;
-  // match_continuous anchors at the start only, like Python's re.match.
-  if (!std::regex_search(url, match, UrlPattern(), std::regex_constants::match_continuous)) {
+// SQLAlchemy 2.x engine/url.py _parse_url, read by hand in one pass. Its
+// pattern, matched with re.match (anchored at the start only), is
+//   (?P<name>[\w\+]+)://
+//   (?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?
+//   (?:(?:\[(?P<ipv6host>[^/\?]+)\]|(?P<ipv4host>[^/:\?]+))?(?::(?P<port>[^/\?]*))?)?
+//   (?:/(?P<database>[^\?]*))?
+//   (?:\?(?P<query>.*))?
+// Everything after the user info is optional and nothing anchors the end, so
+// once the user info is settled every later group simply takes the longest
+// run it can, which is what a backtracking engine ends up with too. \w is
+// read as ASCII: a non-ASCII dialect name is rejected either way.
+Result<RawUrl> ScanUrl(std::string_view url) {
+  RawUrl raw;
+  const auto text = [url](std::size_t begin, std::size_t end) {
+    return std::string(url.substr(begin, end - begin));
+  };
+  const std::size_t name_end = RunEnd(url, 0, IsNameChar);
+  if (name_end == 0 || url.substr(name_end, 3) != "://") {
     return Invalid("it does not start with a dialect name followed by ://",
                    "write it as " + std::string(kAnyForm));
   }
-  RawUrl raw;
-  raw.name = match[1].str();
-  raw.username = Group(match, 2);
-  raw.password = Group(match, 3);
-  // SQLAlchemy takes ipv4host or ipv6host; at most one of them matches.
-  raw.host = match[4].matched ? Group(match, 4) : Group(match, 5);
-  raw.port = Group(match, 6);
-  raw.database = Group(match, 7);
-  raw.query = Group(match, 8);
-  raw.has_userinfo = raw.username.has_value();
-  if (raw.has_userinfo) {
-    // The user info group ends with the '@' right after the last group in it.
-    const auto& last = raw.password ? match[3] : match[2];
-    const auto after_at = static_cast<std::size_t>(last.second - url.begin()) + 1;
-    raw.credentials_may_spill = url.find('@', after_at) != std::string::npos;
+  raw.name = text(0, name_end);
+  std::size_t pos = name_end + 3;
+  raw.userinfo_begin = pos;
+
+  // The user name's run first; with a ':' after it, the password runs to the
+  // first '@' anywhere after. Without one (or without an '@' after the
+  // ':'), the engine backs off into the user name's run to its last '@'.
+  const std::size_t user_end = RunEnd(url, pos, [](char c) { return c != ':' && c != '/'; });
+  std::size_t userinfo_at = std::string_view::npos;
+  if (user_end < url.size() && url[user_end] == ':') userinfo_at = url.find('@', user_end + 1);
+  if (userinfo_at != std::string_view::npos) {
+    raw.username = text(pos, user_end);
+    raw.password = text(user_end + 1, userinfo_at);
+    raw.username_end = user_end;
+  } else if (const std::size_t at = url.substr(pos, user_end - pos).rfind('@');
+             at != std::string_view::npos) {
+    userinfo_at = pos + at;
+    raw.username = text(pos, userinfo_at);
+    raw.username_end = userinfo_at;
+  }
+  if (userinfo_at != std::string_view::npos) {
+    raw.has_userinfo = true;
+    pos = userinfo_at + 1;
+    raw.last_at = url.rfind('@');
+    raw.credentials_may_spill = raw.last_at > userinfo_at;
+  }
+
+  raw.host_begin = pos;
+  // An IPv6 literal runs to the last ']' before any '/' or '?', and holds at
+  // least one character; otherwise the '[' is read as part of a host name.
+  if (pos < url.size() && url[pos] == '[') {
+    const std::size_t run_end = RunEnd(url, pos + 1, [](char c) { return c != '/' && c != '?'; });
+    const std::size_t close = url.substr(0, run_end).rfind(']');
+    if (close != std::string_view::npos && close > pos + 1) {
+      raw.host = text(pos + 1, close);
+      pos = close + 1;
+    }
+  }
+  if (!raw.host) {
+    const std::size_t end =
+        RunEnd(url, pos, [](char c) { return c != '/' && c != ':' && c != '?'; });
+    if (end > pos) raw.host = text(pos, end);
+    pos = end;
+  }
+  if (pos < url.size() && url[pos] == ':') {
+    raw.port_begin = pos;
+    const std::size_t end = RunEnd(url, pos + 1, [](char c) { return c != '/' && c != '?'; });
+    raw.port = text(pos + 1, end);
+    pos = end;
+  }
+  if (pos < url.size() && url[pos] == '/') {
+    raw.database_begin = pos;
+    const std::size_t end = RunEnd(url, pos + 1, [](char c) { return c != '?'; });
+    raw.database = text(pos + 1, end);
+    pos = end;
+  }
+  if (pos < url.size() && url[pos] == '?') {
+    raw.query_begin = pos;
+    // Python's "." stops at a newline only; whatever follows it is ignored.
+    const std::size_t end = RunEnd(url, pos + 1, [](char c) { return c != '\n'; });
+    raw.query = text(pos + 1, end);
   }
   return raw;
 }
@@ -292,15 +350,16 @@ std::string EncodeMinimally(std::string_view text, std::string_view special) {
   return encoded;
 }
 
-// urllib.parse.quote_plus, as render_as_string applies it to the query.
-std::string QuotePlus(std::string_view text) {
+// urllib.parse.quote with safe="" (`plus_for_space` false), or quote_plus
+// (true) as render_as_string applies it to the query.
+std::string PercentEncode(std::string_view text, bool plus_for_space) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string encoded;
   for (const char c : text) {
     const auto byte = static_cast<unsigned char>(c);
     if (IsAsciiAlnum(c) || c == '_' || c == '.' || c == '-' || c == '~') {
       encoded += c;
-    } else if (c == ' ') {
+    } else if (c == ' ' && plus_for_space) {
       encoded += '+';
     } else {
       encoded += '%';
@@ -310,6 +369,8 @@ std::string QuotePlus(std::string_view text) {
   }
   return encoded;
 }
+
+std::string QuotePlus(std::string_view text) { return PercentEncode(text, true); }
 
 std::string RenderHost(const std::string& host) {
   // No host name holds an '@'; this one is the tail of a password with a raw
@@ -326,9 +387,78 @@ std::string RenderQuery(const std::multimap<std::string, std::string>& query) {
   // multimap order is render_as_string's: keys sorted, values as written.
   for (const auto& [key, value] : query) {
     rendered += rendered.empty() ? "?" : "&";
-    rendered += QuotePlus(key) + "=" + QuotePlus(value);
+    rendered += QuotePlus(key) + "=" + (IsSecretQueryOption(key) ? "***" : QuotePlus(value));
   }
   return rendered;
+}
+
+// A field of the query with an '@' outside the value of a key=value pair:
+// parse_qsl drops a field without '=', so nobody writes one on purpose, but
+// it is what the rest of a password with "@...?" in it turns into.
+bool QueryHasStrayAt(std::string_view query) {
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    std::size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    const std::string_view field = query.substr(start, end - start);
+    const std::size_t at = field.find('@');
+    const std::size_t equals = field.find('=');
+    if (at != std::string_view::npos &&
+        (equals == std::string_view::npos || equals == 0 || at < equals)) {
+      return true;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+StrayAt FindStrayAt(const RawUrl& raw) {
+  if (!raw.credentials_may_spill) return StrayAt::kNone;
+  if (raw.host && raw.host->find('@') != std::string::npos) return StrayAt::kHost;
+  if (raw.database && raw.database->find('@') != std::string::npos) return StrayAt::kDatabase;
+  if (raw.query && QueryHasStrayAt(*raw.query)) return StrayAt::kQuery;
+  return StrayAt::kNone;
+}
+
+// With a stray '@', what lies before the URL's last '@' (or straddles it)
+// may be a piece of the password. A user name without '@' is the user's
+// own: SQLAlchemy ended it at the ':' before the password.
+SqlalchemyUrl::Hidden HiddenParts(const RawUrl& raw, StrayAt stray_at) {
+  SqlalchemyUrl::Hidden hidden;
+  if (stray_at == StrayAt::kNone) return hidden;
+  hidden.username = raw.username && raw.username->find('@') != std::string::npos;
+  hidden.host = raw.host && raw.host_begin < raw.last_at;
+  hidden.port = raw.port && raw.port_begin < raw.last_at;
+  hidden.database = raw.database && raw.database_begin < raw.last_at;
+  hidden.query = raw.query && raw.query_begin < raw.last_at;
+  return hidden;
+}
+
+// A secret as written in the URL, percent-decoded, and percent-encoded
+// again: libraries and people quote it in any of the three.
+void AddSecretForms(SecretFragments& fragments, std::string_view as_written) {
+  fragments.Add(as_written);
+  const std::string decoded = PercentDecode(as_written);
+  fragments.Add(decoded);
+  fragments.Add(PercentEncode(decoded, false));
+}
+
+SecretFragments SecretFragmentsOf(std::string_view url, const RawUrl& raw, StrayAt stray_at,
+                                  const SqlalchemyUrl::Hidden& hidden) {
+  SecretFragments fragments;
+  if (raw.password) AddSecretForms(fragments, *raw.password);
+  if (stray_at != StrayAt::kNone) {
+    const std::size_t begin = hidden.username ? raw.userinfo_begin : raw.username_end + 1;
+    if (begin < raw.last_at) AddSecretForms(fragments, url.substr(begin, raw.last_at - begin));
+  }
+  if (raw.query) {
+    for (const auto& [key, value] : ParseQuery(*raw.query)) {
+      if (!IsSecretQueryOption(key)) continue;
+      AddSecretForms(fragments, value);
+      fragments.Add(QuotePlus(value));
+    }
+  }
+  return fragments;
 }
 
 }  // namespace
@@ -341,31 +471,52 @@ bool SqlalchemyUrl::IsSqliteMemory() const {
   return type == DatabaseType::kSqlite && (database.empty() || database == ":memory:");
 }
 
+bool IsSecretQueryOption(std::string_view name) {
+  const std::string lower = AsciiLower(name);
+  return lower.find("pass") != std::string::npos || lower.find("secret") != std::string::npos ||
+         lower.find("key") != std::string::npos;
+}
+
 std::string SqlalchemyUrl::Redacted() const {
   std::string rendered = dialect + (driver.empty() ? "" : "+" + driver) + "://";
-  if (!username.empty() || !password.empty()) {
+  if (hidden.username) {
+    rendered += "***@";
+  } else if (!username.empty() || !password.empty()) {
     rendered += EncodeMinimally(username, "%:/@?");
     if (!password.empty()) rendered += ":***";
     rendered += "@";
   }
-  rendered += RenderHost(host);
-  if (port) rendered += ":" + std::to_string(*port);
-  if (!database.empty()) rendered += "/" + EncodeMinimally(database, "%?");
+  rendered += hidden.host ? "***" : RenderHost(host);
+  if (port) rendered += hidden.port ? ":***" : ":" + std::to_string(*port);
+  if (!database.empty()) {
+    rendered += "/" + (hidden.database ? "***" : EncodeMinimally(database, "%?"));
+  }
+  if (hidden.query) return rendered + (query.empty() ? "" : "?***");
   return rendered + RenderQuery(query);
+}
+
+std::string SqlalchemyUrl::Scrub(const std::string& text) const {
+  return secret_fragments.ScrubFrom(text);
 }
 
 Result<SqlalchemyUrl> ParseSqlalchemyUrl(const std::string& url) {
   if (Status shape = CheckShape(url); !shape) return Fail(shape.error());
-  const Result<RawUrl> matched = MatchUrl(url);
-  if (!matched) return Fail(matched.error());
-  const RawUrl& raw = *matched;
+  const Result<RawUrl> scanned = ScanUrl(url);
+  if (!scanned) return Fail(scanned.error());
+  const RawUrl& raw = *scanned;
   SqlalchemyUrl parsed;
-  if (Status dialect = SetDialect(raw.name, parsed); !dialect) return Fail(dialect.error());
+  parsed.stray_at = FindStrayAt(raw);
+  parsed.hidden = HiddenParts(raw, parsed.stray_at);
+  parsed.secret_fragments = SecretFragmentsOf(url, raw, parsed.stray_at, parsed.hidden);
+  // The messages below quote nothing secret by construction; scrubbing them
+  // too keeps it so when one of them changes.
+  const auto failed = [&parsed](const std::string& message) { return Fail(parsed.Scrub(message)); };
+  if (Status dialect = SetDialect(raw.name, parsed); !dialect) return failed(dialect.error());
   if (parsed.type == DatabaseType::kSqlite) {
-    if (Status server = CheckSqliteHasNoServer(raw); !server) return Fail(server.error());
+    if (Status server = CheckSqliteHasNoServer(raw); !server) return failed(server.error());
   }
   const Result<std::optional<int>> port = ParsePort(raw);
-  if (!port) return Fail(port.error());
+  if (!port) return failed(port.error());
   parsed.port = *port;
   parsed.username = PercentDecode(raw.username.value_or(""));
   parsed.password = Secret(PercentDecode(raw.password.value_or("")));

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "core/bounded_file.h"
 #include "core/unique_handles.h"
 
 namespace caloria {
@@ -146,6 +147,27 @@ std::string Shown(std::string_view text) {
   return shown + (text.size() > kMaxShown ? "...'" : "'");
 }
 
+// A key (a user, a header, a section) named in an error only when the name
+// is plain, else by its place among its siblings, so that a hash pasted in
+// the wrong place, or a line break, is never echoed.
+std::string ShownName(const std::string& name, std::size_t index, const char* what) {
+  const bool plain = !name.empty() && name.size() <= 64 &&
+                     std::all_of(name.begin(), name.end(),
+                                 [](char c) { return c > 0x20 && c < 0x7f && c != '$'; });
+  return plain ? name
+               : "(" + std::string(what) + " " + std::to_string(index + 1) + ", name not shown)";
+}
+
+// A path from the file as an error message shows it: as it is, unless it
+// holds what Shown() would hide (a hash pasted as a path would otherwise be
+// echoed whole) or a line break, which would split the message.
+std::string ShownPath(const std::string& path) {
+  const bool hidden = std::any_of(path.begin(), path.end(), [](char c) {
+    return c == '$' || (c >= 0 && c < 0x20) || c == 0x7f;
+  });
+  return hidden ? "(a path holding '$' or a control character, not shown)" : path;
+}
+
 const char* KindName(const YAML::Node& node) {
   if (node.IsMap()) return "mapping";
   if (node.IsSequence()) return "list";
@@ -198,7 +220,7 @@ class WebConfigParser {
       }
       const std::string& key = entry.first.Scalar();
       if (!seen.insert(key).second) {
-        return Bad(Child(where, key), "is given twice: keep one");
+        return Bad(Child(where, ShownName(key, entries.size(), "key")), "is given twice: keep one");
       }
       entries.emplace_back(key, entry.second);
     }
@@ -277,14 +299,14 @@ class WebConfigParser {
         (given.is_absolute() ? given : dir_ / given).lexically_normal().string();
     const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (fd.get() < 0) {
-      return Bad(key, "cannot read " + path + " (" + ErrnoText() +
+      return Bad(key, "cannot read " + ShownPath(path) + " (" + ErrnoText() +
                           "): fix the path or its permissions (a relative path is relative "
                           "to the web-config file's folder, " +
                           dir_.string() + ")");
     }
     struct stat status {};
     if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode)) {
-      return Bad(key, path + " is not a regular file: name the PEM file itself");
+      return Bad(key, ShownPath(path) + " is not a regular file: name the PEM file itself");
     }
     return path;
   }
@@ -498,14 +520,8 @@ class WebConfigParser {
     return {};
   }
 
-  // A user named in an error only when the name is plain, so that a hash
-  // pasted in the wrong place is never echoed.
   static std::string UserKey(const std::string& user, std::size_t index) {
-    const bool plain = !user.empty() && user.size() <= 64 &&
-                       std::all_of(user.begin(), user.end(),
-                                   [](char c) { return c > 0x20 && c < 0x7f && c != '$'; });
-    return "basic_auth_users." +
-           (plain ? user : "(user " + std::to_string(index + 1) + ", name not shown)");
+    return "basic_auth_users." + ShownName(user, index, "user");
   }
 
   Status ParseUsers(const YAML::Node& node, WebConfig& config) const {
@@ -540,38 +556,23 @@ class WebConfigParser {
   fs::path dir_;
 };
 
+Error TooLarge(const std::string& path) {
+  return Fail("--web.config.file " + path + ": is larger than " +
+              std::to_string(kMaxWebConfigBytes / 1024) +
+              " KiB, which no web-config file needs: name the right file (certificates go in "
+              "their own files, named by cert_file)");
+}
+
 // The file's text, at most kMaxWebConfigBytes, read without blocking on a
 // FIFO or a device someone named by mistake.
 Result<std::string> ReadWebConfigFile(const std::string& path) {
-  const std::string prefix = "--web.config.file " + path + ": ";
-  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-  if (fd.get() < 0) {
-    return Fail(prefix + "cannot read it (" + ErrnoText() +
-                "): check the path and that the exporter's user may read it");
+  Result<std::string> text = ReadBoundedFile(path, kMaxWebConfigBytes);
+  if (!text) {
+    return Fail("--web.config.file " + path + ": " + text.error() +
+                ": check the path (the YAML file itself) and that the exporter's user may read "
+                "it");
   }
-  struct stat status {};
-  if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode)) {
-    return Fail(prefix + "is not a regular file: name the YAML file itself");
-  }
-  const auto too_big = [&] {
-    return Fail(prefix + "is larger than " + std::to_string(kMaxWebConfigBytes / 1024) +
-                " KiB, which no web-config file needs: name the right file (certificates "
-                "go in their own files, named by cert_file)");
-  };
-  if (static_cast<std::uintmax_t>(status.st_size) > kMaxWebConfigBytes) return too_big();
-  std::string text(kMaxWebConfigBytes + 1, '\0');
-  std::size_t size = 0;
-  while (size < text.size()) {
-    const ssize_t got = ::read(fd.get(), text.data() + size, text.size() - size);
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return Fail(prefix + "cannot read it (" + ErrnoText() + "): check the file");
-    }
-    size += static_cast<std::size_t>(got);
-  }
-  if (size > kMaxWebConfigBytes) return too_big();  // it grew while we read
-  text.resize(size);
+  if (text->size() > kMaxWebConfigBytes) return TooLarge(path);
   return text;
 }
 
@@ -661,15 +662,21 @@ Result<YAML::Node> ParseYaml(const std::string& text, const std::string& path) {
 }
 
 // The last guard on "never a hash in an error": whatever the message came
-// to say, the users' hash values are starred out of it.
-std::string ScrubUserValues(const YAML::Node& root, std::string message) {
+// to say, the users' hash values are starred out of it. The leading
+// "--web.config.file PATH: " is the operator's own flag and stays whole, so
+// that a value that happens to be part of the path does not hide the file.
+std::string ScrubUserValues(const YAML::Node& root, const std::string& path,
+                            const std::string& message) {
   if (!root.IsMap()) return message;
   const YAML::Node users = root["basic_auth_users"];
   if (!users || !users.IsMap()) return message;
+  const std::string prefix = "--web.config.file " + path + ": ";
+  const std::size_t kept = message.starts_with(prefix) ? prefix.size() : 0;
+  std::string rest = message.substr(kept);
   for (const auto& entry : users) {
-    if (entry.second.IsScalar()) message = Secret(entry.second.Scalar()).ScrubFrom(message);
+    if (entry.second.IsScalar()) rest = Secret(entry.second.Scalar()).ScrubFrom(rest);
   }
-  return message;
+  return message.substr(0, kept) + rest;
 }
 
 }  // namespace
@@ -699,17 +706,22 @@ Result<WebConfig> LoadWebConfig(const std::string& path) {
     return Fail("--web.config.file " + path + ": cannot make the path absolute (" +
                 error.message() + "): give an absolute path");
   }
-  WebConfig config;
-  config.path = file.string();
-  Result<std::string> text = ReadWebConfigFile(config.path);
+  Result<std::string> text = ReadWebConfigFile(file.string());
   if (!text) return Fail(text.error());
+  return ParseWebConfigText(*text, file.string());
+}
+
+Result<WebConfig> ParseWebConfigText(const std::string& text, const std::string& path) {
+  if (text.size() > kMaxWebConfigBytes) return TooLarge(path);
+  WebConfig config;
+  config.path = path;
   config.files_read.push_back(config.path);
 
-  Result<YAML::Node> root = ParseYaml(*text, config.path);
+  Result<YAML::Node> root = ParseYaml(text, config.path);
   if (!root) return Fail(root.error());
   if (root->IsNull()) return config;  // an empty file: nothing on, as in the toolkit
 
-  const WebConfigParser parser(file);
+  const WebConfigParser parser{fs::path(path)};
   Status parsed;
   try {
     parsed = parser.Parse(*root, config);
@@ -722,7 +734,7 @@ Result<WebConfig> LoadWebConfig(const std::string& path) {
              "near line " +
              std::to_string(odd.mark.line + 1) + ": compare it with deploy/web-config.example.yml");
   }
-  if (!parsed) return Fail(ScrubUserValues(*root, parsed.error()));
+  if (!parsed) return Fail(ScrubUserValues(*root, config.path, parsed.error()));
   return config;
 }
 

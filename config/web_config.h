@@ -68,6 +68,12 @@ inline constexpr std::size_t kMaxWebConfigBytes = 64 * 1024;
 // names the file, the key and the fix, in one line, and never holds a hash.
 Result<WebConfig> LoadWebConfig(const std::string& path);
 
+// What LoadWebConfig does once it has read the file: `text` is the file's
+// content, `path` where it was read from (absolute: messages name it, and
+// the paths in it are relative to its folder). Apart from the reading so
+// that the fuzzer (tests/fuzz/) reaches it without a file per input.
+Result<WebConfig> ParseWebConfigText(const std::string& text, const std::string& path);
+
 // The cost of a bcrypt hash written as $2a$, $2b$ or $2y$, a two-digit cost
 // from 04 to 31 and 53 characters of bcrypt's base64 (22 of salt, 31 of
 // hash); nullopt when `hash` is not one.

@@ -15,10 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -192,6 +190,13 @@ int PgDumpCommand(const std::vector<std::string>& args) {
                    location->url.Redacted() + ", from " + location->origin +
                    "): pg-dump backs up PostgreSQL only");
   }
+  if (location->url.stray_at != StrayAt::kNone) {
+    // pg_dump would show the host (a piece of the password) on its command
+    // line and quote it in its errors, which the script logs.
+    return Failure("the database URL from " + location->origin +
+                   " has an unencoded '@' (database_url_unencoded_at): percent-encode each @ in "
+                   "the password as %40");
+  }
   const Result<PasswordlessConninfo> connection =
       SplitPassword(UrlLibpqParams(location->url, {{"application_name", kApplicationName}}));
   if (!connection) return UsageError(connection.error());
@@ -271,13 +276,9 @@ int DotenvCommand(std::vector<std::string> args) {
   std::string path;
   if (auto done = TakeFile(args, "dotenv FILE", path)) return *done;
   if (!args.empty()) return UsageError("dotenv takes one file: dotenv FILE");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in || !std::filesystem::is_regular_file(path)) {
-    return Failure("cannot read the env file " + path + ": check the path and its permissions");
-  }
-  const DotenvFile parsed = ParseDotenv(text.str(), &ProcessEnv);
+  const Result<std::string> text = ReadDotenvFile(path);
+  if (!text) return Failure(text.error());
+  const DotenvFile parsed = ParseDotenv(*text, &ProcessEnv);
   nlohmann::ordered_json out;
   out["values"] = nlohmann::ordered_json::object();
   for (const auto& [key, value] : parsed.values) out["values"][key] = value;

@@ -54,6 +54,7 @@ BackupCollector::Seen BackupCollector::Look(const Deadline& deadline) {
     } else {
       seen.log = BackupLogSummary{};
       seen.log_error = tail.error();
+      facts.log_error = tail.error();
     }
   }
   return seen;

@@ -51,6 +51,10 @@ BackupJudgement JudgeBackup(const BackupFacts& facts) {
                                       " backup(s) older than the retention: check the backup "
                                       "script's cleanup step");
   }
+  // Degraded, not unhealthy: the backups themselves may be fine, but what the
+  // job last logged is unknown. Before this, the log's error showed only as
+  // a failed collector run, with no reason on /health/backup (issue 10).
+  if (facts.log_error) flag(HealthStatus::kDegraded, *facts.log_error);
   if (facts.verification && facts.verification->verified) {
     const auto users = facts.verification->users;
     if (!users) {

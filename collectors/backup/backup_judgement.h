@@ -21,6 +21,9 @@ struct BackupFacts {
   std::size_t retention_violations = 0;
   std::optional<double> live_users;
   Duration max_age = std::chrono::hours(26);
+  // Set when --backup.log is given but cannot be read (rotated away and not
+  // yet recreated, removed, unreadable): the job's outcome is then unknown.
+  std::optional<std::string> log_error;
 };
 
 struct BackupJudgement {
@@ -30,8 +33,8 @@ struct BackupJudgement {
 
 // Unhealthy: no folder, no backup, too old, or corrupt. Degraded: retention
 // violated, a backup holding no users or fewer than half the live users,
-// a verification that ran out of time. A pending verification does not
-// change the status by itself.
+// a verification that ran out of time, a backup log that cannot be read. A
+// pending verification does not change the status by itself.
 BackupJudgement JudgeBackup(const BackupFacts& facts);
 
 }  // namespace caloria

@@ -22,15 +22,20 @@ struct BackupLogSummary {
 // The line starts with an ISO 8601 time (with offset or Z; without one it
 // is local time; "YYYY-MM-DD HH:MM:SS" too), then any words; the first of
 // SUCCESS/OK or ERROR/FAILED/FAILURE as a whole word decides the outcome.
-// Lines without both are ignored.
+// Lines without both are ignored. Only the first 4 KiB of a line are read
+// (the script's lines are a few hundred bytes): an outcome word further on
+// does not count, and the error message is cut to 300 bytes.
 BackupLogSummary SummarizeBackupLog(std::string_view text);
 
 // The last megabyte of the log (only the end matters, and a log nobody
-// rotates must not make every poll read more), from the start of a line.
-// An Error names the file and the fix when it cannot be read.
+// rotates must not make every poll read more), from the start of a line:
+// empty when that megabyte is the inside of one longer line. Only a regular
+// file is read (a FIFO would block the poll). An Error names the file and
+// the fix when it cannot be read.
 Result<std::string> ReadLogTail(const std::string& path);
 
-// The time at the start of a log line, or nullopt.
+// The time at the start of a log line, or nullopt. Linear in the line's
+// length, whatever it holds.
 std::optional<std::time_t> LogLineTime(std::string_view line);
 
 }  // namespace caloria

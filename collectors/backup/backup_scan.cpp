@@ -35,6 +35,8 @@ Result<std::vector<BackupFile>> ScanBackupDir(const std::string& dir, const std:
     if (stat(file.path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) continue;
     file.size = static_cast<std::uint64_t>(info.st_size);
     file.mtime = info.st_mtime;
+    file.ctime_ns =
+        static_cast<std::int64_t>(info.st_ctim.tv_sec) * 1'000'000'000 + info.st_ctim.tv_nsec;
     file.time = TimestampFromFileName(name).value_or(info.st_mtime);
     files.push_back(std::move(file));
   }

@@ -17,6 +17,12 @@ struct BackupFile {
   std::uint64_t size = 0;
   std::time_t mtime = 0;
   std::time_t time = 0;  // from the name when it has a timestamp, else mtime
+  // The inode's change time, in nanoseconds: it moves on every write, and
+  // also on chmod, chown and on a copy that restores the old mtime (cp -p,
+  // rsync -t), which size and mtime alone do not show. The verification
+  // cache keys on it, so such a file is read again (issue 10: a backup that
+  // could not be opened, then made readable, stayed "failed" until restart).
+  std::int64_t ctime_ns = 0;
 };
 
 // Lists the regular files in `dir` whose names match the glob `pattern`,

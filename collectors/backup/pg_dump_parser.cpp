@@ -1,5 +1,6 @@
 #include "collectors/backup/pg_dump_parser.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace caloria {
@@ -9,12 +10,16 @@ constexpr std::string_view kHeader = "-- PostgreSQL database dump";
 constexpr std::string_view kCompleteMarker = "-- PostgreSQL database dump complete";
 constexpr std::string_view kCopy = "COPY ";
 constexpr std::string_view kInsert = "INSERT INTO ";
-// A COPY data line is never this long in a users table; a longer one is
-// only counted, not buffered, so a hostile dump cannot exhaust memory.
-constexpr std::size_t kMaxBufferedLine = 64 * 1024;
+constexpr std::string_view kFromStdin = " FROM stdin;";
+// The end of a line kept beyond its head: " FROM stdin;" and a CR.
+constexpr std::size_t kLineEndBytes = 16;
 
 bool StartsWith(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
+}
+
+bool EndsWith(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
 
 // "public.users" -> "users", "\"public\".\"users\"" -> "users".
@@ -27,16 +32,11 @@ std::string_view Unqualified(std::string_view table) {
   return table;
 }
 
-// The table name right after a COPY or INSERT INTO keyword.
-std::string_view TableAfter(std::string_view line, std::size_t keyword_size) {
-  line.remove_prefix(keyword_size);
-  const auto end = line.find_first_of(" (");
-  return line.substr(0, end);
-}
-
 }  // namespace
 
-PgDumpParser::PgDumpParser(std::string users_table) : users_table_(std::move(users_table)) {}
+PgDumpParser::PgDumpParser(std::string users_table, std::size_t line_head_bytes)
+    : users_table_(std::move(users_table)),
+      line_head_bytes_(std::max(line_head_bytes, kLineEndBytes)) {}
 
 bool PgDumpParser::NamesUsersTable(std::string_view table) const {
   return Unqualified(table) == users_table_;
@@ -46,57 +46,98 @@ void PgDumpParser::Feed(std::string_view chunk) {
   while (!chunk.empty()) {
     const auto newline = chunk.find('\n');
     if (newline == std::string_view::npos) {
-      if (partial_line_.size() < kMaxBufferedLine) {
-        partial_line_.append(chunk.substr(0, kMaxBufferedLine - partial_line_.size()));
-      }
+      Append(chunk);
       return;
     }
-    if (partial_line_.empty()) {
-      Line(chunk.substr(0, newline));
+    if (line_head_.empty()) {
+      // The whole line is in this chunk: judged where it lies, not copied.
+      Line(ViewOf(chunk.substr(0, newline)));
     } else {
-      if (partial_line_.size() < kMaxBufferedLine) {
-        partial_line_.append(chunk.substr(0, std::min(newline, kMaxBufferedLine)));
-      }
-      Line(partial_line_);
-      partial_line_.clear();
+      Append(chunk.substr(0, newline));
+      EndPendingLine();
     }
     chunk.remove_prefix(newline + 1);
   }
 }
 
-void PgDumpParser::Finish() {
-  if (!partial_line_.empty()) {
-    Line(partial_line_);
-    partial_line_.clear();
+// Adds a piece of the current line: to its head while there is room, and
+// past that only its last kLineEndBytes are kept, so a line that never ends
+// cannot grow memory.
+void PgDumpParser::Append(std::string_view piece) {
+  if (!line_cut_) {
+    const std::size_t room = line_head_bytes_ - line_head_.size();
+    if (piece.size() <= room) {
+      line_head_.append(piece);
+      return;
+    }
+    line_head_.append(piece.substr(0, room));
+    piece.remove_prefix(room);
+    line_cut_ = true;
+    line_end_.assign(line_head_, line_head_.size() - kLineEndBytes, kLineEndBytes);
   }
+  if (piece.size() >= kLineEndBytes) {
+    line_end_.assign(piece.substr(piece.size() - kLineEndBytes));
+    return;
+  }
+  line_end_.append(piece);
+  line_end_.erase(0, line_end_.size() - kLineEndBytes);
 }
 
-void PgDumpParser::Line(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+// The same view of a line held whole in a chunk as Append builds piece by
+// piece, so that chunking never changes a result.
+PgDumpParser::LineView PgDumpParser::ViewOf(std::string_view line) const {
+  if (line.size() <= line_head_bytes_) return {line, line, true};
+  return {line.substr(0, line_head_bytes_), line.substr(line.size() - kLineEndBytes), false};
+}
+
+void PgDumpParser::EndPendingLine() {
+  Line(line_cut_ ? LineView{line_head_, line_end_, false} : LineView{line_head_, line_head_, true});
+  line_head_.clear();
+  line_end_.clear();
+  line_cut_ = false;
+}
+
+void PgDumpParser::Finish() {
+  if (!line_head_.empty()) EndPendingLine();
+}
+
+void PgDumpParser::Line(LineView line) {
+  if (!line.end.empty() && line.end.back() == '\r') {
+    line.end.remove_suffix(1);
+    if (line.whole) line.head = line.end;
+  }
+  // A line cut short is longer than any of the short lines compared whole.
+  const auto is = [&line](std::string_view text) { return line.whole && line.head == text; };
   // Inside any COPY block every line is data, even one that looks like a
   // comment or a statement: only "\\." ends it.
   if (in_copy_) {
-    if (line == "\\.") {
+    if (is("\\.")) {
       in_copy_ = false;
     } else if (copy_is_users_) {
       ++rows_;
     }
     return;
   }
-  if (StartsWith(line, "--")) {
-    if (StartsWith(line, kHeader)) saw_header_ = true;
-    if (line == kCompleteMarker) saw_complete_marker_ = true;
+  if (StartsWith(line.head, "--")) {
+    if (StartsWith(line.head, kHeader)) saw_header_ = true;
+    if (is(kCompleteMarker)) saw_complete_marker_ = true;
     return;
   }
-  if (StartsWith(line, kCopy)) {
-    constexpr std::string_view kFromStdin = " FROM stdin;";
-    in_copy_ = line.size() >= kFromStdin.size() &&
-               line.substr(line.size() - kFromStdin.size()) == kFromStdin;
-    copy_is_users_ = NamesUsersTable(TableAfter(line, kCopy.size()));
+  // The table name right after COPY or INSERT INTO; one that runs past the
+  // head of a cut line is not known, so it is not the users table.
+  const auto names_users = [&](std::size_t keyword_size) {
+    const std::string_view rest = line.head.substr(keyword_size);
+    const auto end = rest.find_first_of(" (");
+    if (end == std::string_view::npos && !line.whole) return false;
+    return NamesUsersTable(rest.substr(0, end));
+  };
+  if (StartsWith(line.head, kCopy)) {
+    in_copy_ = EndsWith(line.end, kFromStdin);
+    copy_is_users_ = names_users(kCopy.size());
     if (copy_is_users_) saw_users_table_ = true;
     return;
   }
-  if (StartsWith(line, kInsert) && NamesUsersTable(TableAfter(line, kInsert.size()))) {
+  if (StartsWith(line.head, kInsert) && names_users(kInsert.size())) {
     saw_users_table_ = true;
     ++rows_;
   }

@@ -76,7 +76,7 @@ void VerificationWorker::Loop() {
 }
 
 std::optional<BackupVerification> VerificationWorker::ResultFor(const BackupFile& file) {
-  const Key key{file.path, file.size, file.mtime};
+  const Key key{file.path, file.size, file.mtime, file.ctime_ns};
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto it = cache_.begin(); it != cache_.end(); ++it) {
     if (!(it->key == key)) continue;

@@ -19,9 +19,11 @@
 namespace caloria {
 
 // Verifies backup files on a thread of its own, so a 1 GB file never holds
-// up a poll, and remembers each result by (path, size, mtime): a file is
-// read once, not at every poll. A verification that ran out of time is
-// retried after `retry_timed_out_after`.
+// up a poll, and remembers each result by (path, size, mtime, ctime): a
+// file is read once, not at every poll, and again whenever it changes in any
+// way, chmod included (a file that could not be opened is not cached as
+// failed forever). A verification that ran out of time is retried after
+// `retry_timed_out_after`.
 class VerificationWorker {
  public:
   struct Settings {
@@ -50,8 +52,10 @@ class VerificationWorker {
     std::string path;
     std::uint64_t size;
     std::time_t mtime;
+    std::int64_t ctime_ns;
     bool operator==(const Key& other) const {
-      return path == other.path && size == other.size && mtime == other.mtime;
+      return path == other.path && size == other.size && mtime == other.mtime &&
+             ctime_ns == other.ctime_ns;
     }
   };
   struct Cached {

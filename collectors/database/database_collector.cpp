@@ -81,9 +81,14 @@ CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
     server_version_.clear();  // another database: its version is not known yet
   }
   target_ = std::move(target);
-  const DatabaseObservation seen = target_.url.type == DatabaseType::kPostgresql
-                                       ? ObservePostgres(deadline)
-                                       : ObserveSqlite(deadline);
+  DatabaseObservation seen = target_.url.type == DatabaseType::kPostgresql
+                                 ? ObservePostgres(deadline)
+                                 : ObserveSqlite(deadline);
+  // libpq and SQLite quote host names, database names, paths and option
+  // values, which with an unencoded '@' are pieces of the password: every
+  // message leaves here through the one scrub of the URL's secrets.
+  seen.connect_error = target_.url.Scrub(seen.connect_error);
+  seen.query_error = target_.url.Scrub(seen.query_error);
   if (live_users_) live_users_->Set(seen.users);
   return Publish(seen);
 }

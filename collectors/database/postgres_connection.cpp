@@ -24,18 +24,6 @@ std::string OneLine(const std::string& message) {
   return out;
 }
 
-// Never let a password reach an error message, even if libpq echoes it.
-// Passwords under four characters are left alone: replacing every "p" in a
-// message would garble it and, by where the stars land, give the password away.
-std::string Scrub(std::string message, const Secret& password) {
-  if (password.Reveal().size() < 4) return message;
-  const std::string& secret = password.Reveal();
-  for (auto pos = message.find(secret); pos != std::string::npos; pos = message.find(secret, pos)) {
-    message.replace(pos, secret.size(), "***");
-  }
-  return message;
-}
-
 enum class WaitResult { kReady, kTimeout, kError };
 
 WaitResult WaitForSocket(int socket, bool for_write, const Deadline& deadline) {
@@ -82,12 +70,12 @@ Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
   std::unique_ptr<PGconn, Finisher> conn(PQconnectStartParams(keywords.data(), values.data(), 0));
   if (!conn) return Fail("out of memory starting a PostgreSQL connection");
   if (PQstatus(conn.get()) == CONNECTION_BAD) {
-    return Fail(Scrub(OneLine(PQerrorMessage(conn.get())), url.password));
+    return Fail(url.Scrub(OneLine(PQerrorMessage(conn.get()))));
   }
   PostgresPollingStatusType state = PGRES_POLLING_WRITING;
   while (state != PGRES_POLLING_OK) {
     if (state == PGRES_POLLING_FAILED) {
-      return Fail(Scrub(OneLine(PQerrorMessage(conn.get())), url.password));
+      return Fail(url.Scrub(OneLine(PQerrorMessage(conn.get()))));
     }
     const auto waited =
         WaitForSocket(PQsocket(conn.get()), state == PGRES_POLLING_WRITING, deadline);
@@ -98,7 +86,7 @@ Result<std::unique_ptr<PostgresConnection>> PostgresConnection::Connect(
     state = PQconnectPoll(conn.get());
   }
   if (PQsetnonblocking(conn.get(), 1) != 0) {
-    return Fail(Scrub(OneLine(PQerrorMessage(conn.get())), url.password));
+    return Fail(url.Scrub(OneLine(PQerrorMessage(conn.get()))));
   }
   return std::make_unique<PostgresConnection>(std::move(conn));
 }

@@ -19,9 +19,11 @@ namespace caloria {
 // a server that accepts TCP but never answers costs at most the deadline.
 class PostgresConnection {
  public:
-  // Connects, or says why not in one line without the password; never
-  // blocks past the deadline. Queries run read-only with statement_timeout
-  // set, so the server also gives up on a query the exporter has abandoned.
+  // Connects, or says why not in one line without any piece of the URL's
+  // secrets (SqlalchemyUrl::Scrub: libpq quotes the host, which an unencoded
+  // '@' makes a piece of the password); never blocks past the deadline.
+  // Queries run read-only with statement_timeout set, so the server also
+  // gives up on a query the exporter has abandoned.
   static Result<std::unique_ptr<PostgresConnection>> Connect(
       const SqlalchemyUrl& url, const Deadline& deadline,
       std::chrono::milliseconds statement_timeout);

@@ -770,5 +770,77 @@ TEST(BackupCollector, DestroyingWhileVerifyingReturns) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(10));
 }
 
+// ---- issue 10, faults survived (tests/integration/test_faults_backup.py) ----------
+
+TEST(ScanBackupDir, ChmodMovesTheChangeTime) {
+  TempDir dir;
+  const std::string path = dir.File("caloria_20250724_203033.sql.gz");
+  WriteFile(path, "x");
+  const auto before = Scan(dir.Path(), "caloria_*.sql.gz", Generous());
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_GT(before[0].ctime_ns, 0);
+  std::this_thread::sleep_for(milliseconds(20));
+  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
+  const auto after = Scan(dir.Path(), "caloria_*.sql.gz", Generous());
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].mtime, before[0].mtime);
+  EXPECT_EQ(after[0].size, before[0].size);
+  EXPECT_NE(after[0].ctime_ns, before[0].ctime_ns) << "chmod must show in the scan";
+}
+
+TEST(BackupCollector, FileChangedUnderTheSameSizeAndMtimeIsVerifiedAgain) {
+  // A failed verification must not outlive the cause: a backup that could
+  // not be opened and was then made readable (chmod), or a damaged copy
+  // replaced by a good one of the same size with its mtime kept (cp -p,
+  // rsync -t), is read again. The tests run as root, for whom chmod changes
+  // nothing: a flipped byte restored under the same mtime stands in for it.
+  TempDir dir;
+  const std::string path = dir.File(NameFor("caloria_", seconds(60), ".sql.gz"));
+  const std::string good = Gzip(SyntheticDump(7));
+  std::string bad = good;
+  bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0xFF);
+  WriteFile(path, bad);
+  const std::time_t mtime = std::time(nullptr) - 30;
+  SetMtime(path, mtime);
+  BackupCollector collector(SettingsFor(dir), nullptr);
+  CollectorResult result = CollectUntil(collector, VerificationIn);
+  ASSERT_EQ(Gauge(result, "caloria_backup_latest_verified"), 0) << Problems(result);
+
+  std::this_thread::sleep_for(milliseconds(20));  // a later change time
+  WriteFile(path, good);
+  SetMtime(path, mtime);
+  result = CollectUntil(collector, [](const CollectorResult& r) {
+    return Gauge(r, "caloria_backup_latest_verified") == 1;
+  });
+  EXPECT_EQ(Gauge(result, "caloria_backup_latest_verified"), 1)
+      << "the old failure was kept for a file that changed: " << Problems(result);
+  EXPECT_EQ(BackupCheck(result).status, HealthStatus::kHealthy) << Problems(result);
+}
+
+TEST(JudgeBackup, AnUnreadableLogDegradesWithItsReason) {
+  BackupFacts facts = HealthyFacts();
+  facts.log_error = "cannot read the backup log /x/backup.log: check --backup.log";
+  const BackupJudgement judgement = JudgeBackup(facts);
+  EXPECT_EQ(judgement.status, HealthStatus::kDegraded);
+  ASSERT_EQ(judgement.reasons.size(), 1u);
+  EXPECT_EQ(judgement.reasons[0], *facts.log_error);
+}
+
+TEST(BackupCollector, UnreadableBackupLogIsAReasonOnTheCheck) {
+  TempDir dir;
+  WriteFile(dir.File(NameFor("caloria_", seconds(60), ".sql.gz")), Gzip(SyntheticDump(5)));
+  BackupSettings settings = SettingsFor(dir);
+  settings.log_path = dir.File("rotated-away.log");
+  BackupCollector collector(settings, nullptr);
+  CollectorResult result = CollectUntil(collector, VerificationIn);
+  EXPECT_EQ(BackupCheck(result).status, HealthStatus::kDegraded) << Problems(result);
+  EXPECT_NE(Problems(result).find("rotated-away.log"), std::string::npos) << Problems(result);
+
+  WriteFile(dir.File("rotated-away.log"), "");  // the next run creates it
+  result = collector.Collect(Generous());
+  EXPECT_EQ(BackupCheck(result).status, HealthStatus::kHealthy) << Problems(result);
+  EXPECT_FALSE(result.error.has_value());
+}
+
 }  // namespace
 }  // namespace caloria

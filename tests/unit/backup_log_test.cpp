@@ -1,9 +1,11 @@
 #include "collectors/backup/backup_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -13,6 +15,7 @@ namespace caloria {
 namespace {
 
 using ::caloria::testing::ScopedTimeZone;
+using ::caloria::testing::TempDir;
 
 constexpr const char* kUtc = "UTC0";
 constexpr const char* kBerlin = "CET-1CEST,M3.5.0,M10.5.0/3";  // no tzdata needed
@@ -195,6 +198,80 @@ TEST(BackupLog, EmptyInputSaysNothing) {
     EXPECT_EQ(summary.last_error, std::nullopt);
     EXPECT_EQ(summary.last_error_message, "");
   }
+}
+
+// Issue 10: std::regex recursed once per digit of the fraction, and this
+// line overflowed the stack. The time is read correctly now; the summary
+// ignores the line, whose outcome word lies past the 4 KiB of a line it reads.
+TEST(BackupLog, FiftyThousandDigitFractionIsReadWithoutCrashing) {
+  ScopedTimeZone zone(kUtc);
+  const std::string line = "2026-11-25T02:00:05." + std::string(50000, '7') + " SUCCESS";
+  EXPECT_EQ(LogLineTime(line), kT + 1);
+  EXPECT_EQ(LogLineTime("2026-11-25T02:00:05." + std::string(50000, '7') + "+02:00"),
+            kT + 1 - 7200);
+  const auto summary = SummarizeBackupLog(line + "\n2026-11-24T02:00:04Z caloria-backup SUCCESS\n");
+  EXPECT_EQ(summary.last_success, kT - 86400);
+}
+
+TEST(BackupLog, OnlyTheFirstFourKibibytesOfALineAreRead) {
+  const std::string padding(4096, 'p');
+  EXPECT_EQ(SummarizeBackupLog("2026-11-25T02:00:04Z " + padding + " SUCCESS\n").last_success,
+            std::nullopt);
+  EXPECT_EQ(SummarizeBackupLog("2026-11-25T02:00:04Z " + padding.substr(0, 4000) + " SUCCESS\n")
+                .last_success,
+            kT);
+}
+
+TEST(BackupLog, TenMebibyteLineIsSkippedAndTheLinesAroundItCount) {
+  std::string text = "2026-11-24T02:00:04Z caloria-backup SUCCESS\n";
+  text += "2026-11-25T02:00:04Z caloria-backup " + std::string(10 << 20, '9') + " ERROR x\n";
+  text += "2026-11-25T02:00:04Z caloria-backup ERROR disk full\n";
+  const auto summary = SummarizeBackupLog(text);
+  EXPECT_EQ(summary.last_success, kT - 86400);
+  EXPECT_EQ(summary.last_error, kT);
+  EXPECT_EQ(summary.last_error_message, "disk full");
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+TEST(BackupLog, TailOfALogWithATenMebibyteLineStartsAtTheNextWholeLine) {
+  TempDir dir;
+  const std::string path = dir.File("backup.log");
+  const std::string last = "2026-11-25T02:00:04Z caloria-backup SUCCESS\n";
+  WriteFile(path,
+            "2026-11-20T02:00:04Z caloria-backup " + std::string(10 << 20, 'x') + "\n" + last);
+  const Result<std::string> tail = ReadLogTail(path);
+  ASSERT_TRUE(tail) << tail.error();
+  EXPECT_EQ(*tail, last);
+  EXPECT_EQ(SummarizeBackupLog(*tail).last_success, kT);
+}
+
+TEST(BackupLog, TailInsideOneLongLineIsEmpty) {
+  TempDir dir;
+  const std::string path = dir.File("backup.log");
+  // Whatever the inside of a line holds, it is not the start of a line.
+  std::string line = "2026-11-20T02:00:04Z caloria-backup x";
+  while (line.size() < (3 << 20)) line += " 2026-11-25T02:00:04Z caloria-backup SUCCESS";
+  WriteFile(path, line);
+  const Result<std::string> tail = ReadLogTail(path);
+  ASSERT_TRUE(tail) << tail.error();
+  EXPECT_EQ(*tail, "");
+}
+
+TEST(BackupLog, TailOfAFifoIsRefusedWithoutWaitingForAWriter) {
+  TempDir dir;
+  const std::string fifo = dir.File("backup.log");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Result<std::string> tail = ReadLogTail(fifo);
+  ASSERT_FALSE(tail);
+  EXPECT_NE(tail.error().find("not a regular file"), std::string::npos) << tail.error();
+  const Result<std::string> missing = ReadLogTail(dir.File("missing.log"));
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().find("check --backup.log and its permissions"), std::string::npos)
+      << missing.error();
 }
 
 }  // namespace

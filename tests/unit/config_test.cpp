@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -393,6 +394,18 @@ TEST(Config, EnvFileThatIsADirectoryIsUnreadable) {
   EXPECT_TRUE(HasProblem(config, "env_file_unreadable"));
 }
 
+// A FIFO named as the env file would block a plain open() until a writer
+// came: the poll, and with it every reload, would hang.
+TEST(Config, EnvFileThatIsAFifoIsUnreadableWithoutBlocking) {
+  TempDir app;
+  const std::string fifo = (app / "fifo.env").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Config config = Load({"--app.env-file=" + fifo}, {}, "/");
+  const Problem* unreadable = FindProblem(config, "env_file_unreadable");
+  ASSERT_NE(unreadable, nullptr);
+  EXPECT_TRUE(Contains(unreadable->message, "not a regular file")) << unreadable->message;
+}
+
 TEST(Config, MalformedEnvFileLineIsAProblemAndTheRestIsStillRead) {
   TempDir app;
   const std::string env_file =
@@ -536,6 +549,44 @@ TEST(Config, PostgresqlSchemeIsNotDeprecated) {
   EXPECT_FALSE(HasProblem(config, "database_url_deprecated_scheme"));
 }
 
+TEST(Config, UnencodedAtInThePasswordIsAnUnhealthyProblemWithTheFix) {
+  for (const char* url : {"postgresql://caloria:S3cr@tPa55@127.0.0.1:1/caloria",
+                          "postgresql://caloria:S3cr@tPa55/x@db/caloria",
+                          "postgresql://caloria:S3cr@tPa55?x@db/caloria"}) {
+    SCOPED_TRACE(url);
+    const Config config = Load({}, {{"DATABASE_URL", url}}, "/");
+    const Problem* problem = FindProblem(config, "database_url_unencoded_at");
+    ASSERT_NE(problem, nullptr);
+    EXPECT_EQ(problem->severity, HealthStatus::kUnhealthy);
+    EXPECT_TRUE(Contains(problem->message, "%40")) << problem->message;
+    EXPECT_TRUE(Contains(problem->message, "the environment variable DATABASE_URL"))
+        << problem->message;
+    EXPECT_EQ(problem->message.find('\n'), std::string::npos) << problem->message;
+    for (const char* piece : {"S3cr", "tPa5", "Pa55"}) {
+      EXPECT_FALSE(Contains(problem->message, piece)) << problem->message;
+      EXPECT_FALSE(Contains(config.database.url.Redacted(), piece))
+          << config.database.url.Redacted();
+    }
+  }
+}
+
+TEST(Config, EncodedAtOrAnAtInAQueryValueIsNoProblem) {
+  for (const char* url : {"postgresql://caloria:S3cr%40tPa55@db/caloria",
+                          "postgresql://caloria:pw@db/caloria?application_name=me@web1"}) {
+    const Config config = Load({}, {{"DATABASE_URL", url}}, "/");
+    EXPECT_FALSE(HasProblem(config, "database_url_unencoded_at")) << url;
+  }
+}
+
+TEST(Config, UnencodedAtInAUrlFileIsReportedWithTheFile) {
+  TempDir dir;
+  const std::string file = dir.Write("db.url", "postgresql://u:S3cr@tPa55@db/caloria\n");
+  const Config config = Load({"--database.url-file=" + file}, {}, "/");
+  const Problem* problem = FindProblem(config, "database_url_unencoded_at");
+  ASSERT_NE(problem, nullptr);
+  EXPECT_TRUE(Contains(problem->message, "--database.url-file")) << problem->message;
+}
+
 TEST(Config, UnparsableDatabaseUrlIsAUsageErrorWithoutThePassword) {
   const Env env{{"DATABASE_URL", "postgresql://u:TopSecretPw@h:abc/db"}};
   const std::string message = UsageErrorFor({}, env);
@@ -569,6 +620,20 @@ TEST(Config, UnreadableUrlFileFlagIsAUsageError) {
   const std::string message = UsageErrorFor({"--database.url-file=" + missing});
   EXPECT_TRUE(Contains(message, missing)) << message;
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+}
+
+TEST(Config, UrlFileThatIsAFifoOrTooLargeIsAUsageErrorWithoutBlocking) {
+  TempDir dir;
+  const std::string fifo = (dir / "fifo.url").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const std::string not_regular = UsageErrorFor({"--database.url-file=" + fifo});
+  EXPECT_TRUE(Contains(not_regular, "not a regular file")) << not_regular;
+
+  const std::string large =
+      dir.Write("large.url", std::string(kEnvFileUrl) + "\n" + std::string(70 * 1024, '#'));
+  const std::string too_large = UsageErrorFor({"--database.url-file=" + large});
+  EXPECT_TRUE(Contains(too_large, "larger than 64 KiB")) << too_large;
+  EXPECT_EQ(too_large.find('\n'), std::string::npos) << too_large;
 }
 
 TEST(Config, UnreadableDatabaseUrlFileVariableIsAUsageError) {

@@ -445,6 +445,45 @@ TEST(DatabaseCollector, PostgresqlThatNeverAnswersTimesOutAtTheDeadline) {
   ExpectNoPassword(run.result);
 }
 
+TEST(DatabaseCollector, LibpqErrorsHoldNoPieceOfAPasswordSplitByAnUnencodedAt) {
+  // SQLAlchemy ends the password at "S3cr"; libpq is asked to resolve the host
+  // "tPa55@127.0.0.1" and quotes it when it cannot.
+  const std::string password = "S3cr@tPa55";
+  DatabaseTarget target;
+  target.url = *ParseSqlalchemyUrl("postgresql://caloria:" + password + "@127.0.0.1:1/caloria");
+  target.users_query = kUsersQuery;
+  const CollectorResult result = Collect(target, milliseconds(2000));
+  EXPECT_EQ(GaugeValue(result, "caloria_database_up"), 0.0);
+  ASSERT_TRUE(result.error.has_value());
+  const HealthCheck* check = DatabaseCheck(result);
+  ASSERT_NE(check, nullptr);
+  const std::string shown = *result.error + check->details.dump();
+  for (std::size_t i = 0; i + 4 <= password.size(); ++i) {
+    EXPECT_FALSE(Contains(shown, password.substr(i, 4))) << shown;
+  }
+  EXPECT_TRUE(Contains(shown, "127.0.0.1")) << shown;  // the rest of the message is kept
+}
+
+TEST(DatabaseCollector, SqliteErrorsAreScrubbedOfTheUrlsSecrets) {
+  // SQLite quotes the names in a failing query; a secret query option of the
+  // URL (an SQLCipher key, say) is never shown, whatever echoes it.
+  TempDir dir;
+  const std::string path = MakeUsersDatabase(dir, 1);
+  DatabaseTarget target = SqliteTarget(path, "SELECT count(*) FROM Zebra42Key");
+  target.url = *ParseSqlalchemyUrl("sqlite:///" + path + "?cipher_key=Zebra42Key");
+  const CollectorResult result = Collect(target);
+  const HealthCheck* check = DatabaseCheck(result);
+  ASSERT_NE(check, nullptr);
+  ASSERT_TRUE(result.error.has_value());
+  EXPECT_TRUE(Contains(*result.error, "no such table")) << *result.error;
+  const std::string shown = *result.error + check->details.dump();
+  EXPECT_FALSE(Contains(shown, "Zebra42Key")) << shown;
+  EXPECT_FALSE(Contains(shown, "Zebr")) << shown;
+  for (const Problem& problem : result.problems) {
+    EXPECT_FALSE(Contains(problem.message, "Zebr")) << problem.message;
+  }
+}
+
 // ---------------------------------------------------------- ParseUserCount --
 
 TEST(ParseUserCount, AcceptsNonNegativeNumbers) {

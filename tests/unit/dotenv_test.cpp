@@ -1,8 +1,10 @@
 #include "config/dotenv.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstddef>
+#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -101,6 +103,103 @@ TEST(Dotenv, ArbitraryBytesNeverThrow) {
     for (int i = 0; i < 40; ++i) text.push_back(alphabet[pick(random)]);
     EXPECT_NO_THROW(Parse(text, {{"A", "env"}})) << "input #" << round;
   }
+}
+
+// Issue 10: 285 bytes, each line four times the one before; the last would
+// be 4 GiB, and the exporter died of std::bad_alloc. G is 64 KiB exactly and
+// is kept; H would be 256 KiB and is skipped with a warning naming its line,
+// so the lines after it refer to a variable that is not set.
+TEST(Dotenv, ExpansionBombIsSkippedWithAWarningNamingItsLine) {
+  std::string text = "A=" + std::string(16, 'a') + "\n";
+  for (char name = 'B'; name <= 'O'; ++name) {
+    const std::string ref = std::string("${") + static_cast<char>(name - 1) + "}";
+    text += std::string(1, name) + "=" + ref + ref + ref + ref + "\n";
+  }
+  ASSERT_EQ(text.size(), 285u);
+  const DotenvFile file = Parse(text);
+  EXPECT_EQ(WarningLines(file), std::vector<int>{8});
+  ASSERT_EQ(file.warnings.size(), 1u);
+  EXPECT_TRUE(Mentions(file.warnings[0], "64 KiB")) << file.warnings[0].message;
+  ASSERT_EQ(file.values.count("G"), 1u);
+  EXPECT_EQ(file.values.at("G").size(), kMaxDotenvValueBytes);
+  EXPECT_EQ(file.values.count("H"), 0u);
+  for (const char* name : {"I", "J", "K", "L", "M", "N", "O"}) {
+    EXPECT_EQ(file.values.at(name), "") << name;
+  }
+}
+
+TEST(Dotenv, ExpansionIsBoundedForProcessEnvironmentValuesToo) {
+  const DotenvFile file =
+      Parse("A=${BIG}${BIG}\nB=${BIG}\n", {{"BIG", std::string(40 * 1024, 'b')}});
+  EXPECT_EQ(WarningLines(file), std::vector<int>{1});
+  EXPECT_EQ(file.values.count("A"), 0u);
+  EXPECT_EQ(file.values.at("B").size(), 40u * 1024);
+}
+
+TEST(Dotenv, LiteralValuesOverTheBoundAreSkippedToo) {
+  const std::string big(kMaxDotenvValueBytes + 1, 'x');
+  const DotenvFile file = Parse("A='" + big + "'\nB=" + big + "\nC=ok\n");
+  EXPECT_EQ(WarningLines(file), (std::vector<int>{1, 2}));
+  EXPECT_EQ(file.values, (Values{{"C", "ok"}}));
+}
+
+// Each value within its own bound, but together they would copy a 64 KiB
+// value once per line: all of them together stop at 1 MiB.
+TEST(Dotenv, AllValuesTogetherAreBounded) {
+  std::string text = "A=${Z}${Z}${Z}${Z}\n";  // 4 x 16 KiB from the environment
+  for (int i = 0; i < 40; ++i) text += "B" + std::to_string(i) + "=${A}\n";
+  const DotenvFile file = Parse(text, {{"Z", std::string(16 * 1024, 'z')}});
+  // A and 15 copies of it are 1 MiB; the 16th copy would pass it.
+  EXPECT_EQ(file.values.size(), 16u);
+  ASSERT_EQ(file.warnings.size(), 25u);
+  EXPECT_EQ(file.warnings.front().line, 17);
+  EXPECT_TRUE(Mentions(file.warnings.front(), "1 MiB")) << file.warnings.front().message;
+}
+
+TEST(Dotenv, FileOverOneMebibyteIsReadUpToItsLastWholeLine) {
+  std::string text = "A=1\n";
+  int lines = 1;
+  while (text.size() < kMaxDotenvFileBytes - 100) {
+    text += "# " + std::string(98, 'c') + "\n";
+    ++lines;
+  }
+  text += "B=" + std::string(200, 'b') + "\n";  // crosses the bound: not read, not cut
+  text += "C=3\n";
+  const DotenvFile file = Parse(text);
+  EXPECT_EQ(file.values, (Values{{"A", "1"}}));
+  EXPECT_EQ(WarningLines(file), std::vector<int>{lines + 1});
+  EXPECT_TRUE(Mentions(file.warnings[0], "larger than 1 MiB")) << file.warnings[0].message;
+
+  // One line longer than the bound: nothing is read.
+  const DotenvFile one_line = Parse("A=" + std::string(kMaxDotenvFileBytes, 'a'));
+  EXPECT_TRUE(one_line.values.empty());
+  EXPECT_EQ(WarningLines(one_line), std::vector<int>{1});
+}
+
+TEST(Dotenv, ReadDotenvFileReadsOneByteMoreThanTheBound) {
+  ::caloria::testing::TempDir dir;
+  const std::string path = dir.File(".env");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "A=1\n" << std::string(3 * kMaxDotenvFileBytes, '#');
+  }
+  const Result<std::string> text = ReadDotenvFile(path);
+  ASSERT_TRUE(text) << text.error();
+  EXPECT_EQ(text->size(), kMaxDotenvFileBytes + 1);
+  const DotenvFile file = Parse(*text);
+  EXPECT_EQ(file.values, (Values{{"A", "1"}}));
+  EXPECT_EQ(WarningLines(file), std::vector<int>{2});
+
+  for (const std::string& bad : {dir.File("missing"), dir.Path()}) {
+    const Result<std::string> refused = ReadDotenvFile(bad);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.error().find(bad), std::string::npos) << refused.error();
+  }
+  const std::string fifo = dir.File("fifo.env");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const Result<std::string> pipe = ReadDotenvFile(fifo);
+  ASSERT_FALSE(pipe);
+  EXPECT_NE(pipe.error().find("not a regular file"), std::string::npos) << pipe.error();
 }
 
 }  // namespace

@@ -292,5 +292,58 @@ TEST(PgDumpParser, TenMegabyteLineWithoutNewlineIsHandled) {
   EXPECT_EQ(Result(parser), (Outcome{false, false, std::nullopt}));
 }
 
+// Found reviewing the 64 KiB line buffer for issue 10: a line longer than
+// the buffer was cut to it when it came in pieces but read whole when it came
+// in one chunk, so a COPY statement with a long column list opened its block
+// or not depending on where the decompressor's chunks fell.
+TEST(PgDumpParser, LongCopyStatementOpensItsBlockHoweverItIsChunked) {
+  std::string columns = "id";
+  for (int i = 0; columns.size() < 3 * kPgDumpLineHeadBytes; ++i) {
+    columns += ", column_" + std::to_string(i);
+  }
+  std::string text(kPreamble);
+  text += "COPY public.users (" + columns + ") FROM stdin;\n1\ta\n2\tb\n\\.\n";
+  text += kEpilogue;
+  EXPECT_EQ(ParseWhole(text), (Outcome{true, true, 2}));
+  for (const std::size_t size : {std::size_t{1000}, std::size_t{4096}, std::size_t{65536}}) {
+    EXPECT_EQ(ParseChunked(text, [size] { return size; }), (Outcome{true, true, 2})) << size;
+  }
+}
+
+TEST(PgDumpParser, HugeLinesAreJudgedByTheirHeadAndTheirEnd) {
+  const std::string huge(10 * 1024 * 1024, 'h');
+  std::string text = "-- PostgreSQL database dump " + huge + "\n";  // still the header
+  text += "COPY public.users (id) FROM stdin; " + huge + "\n";      // not FROM stdin;
+  text += "INSERT INTO public.users VALUES ('" + huge + "');\n";    // one row
+  text += "-- PostgreSQL database dump complete " + huge + "\n";    // not the marker
+  EXPECT_EQ(ParseWhole(text), (Outcome{true, false, 1}));
+  std::mt19937 random(11);  // NOLINT(cert-msc51-cpp): a fixed seed, so a failure replays
+  std::uniform_int_distribution<std::size_t> size(1, 2 * 1024 * 1024);
+  EXPECT_EQ(ParseChunked(text, [&] { return size(random); }), (Outcome{true, false, 1}));
+}
+
+// With a head of 20 bytes nearly every line is cut, which is how the fuzzer
+// (tests/fuzz/pg_dump_fuzzer.cpp) reaches the cut-line paths with short
+// inputs; wherever the input is split, the result is the one it has whole.
+TEST(PgDumpParser, CutLinesGiveTheSameResultForEverySplit) {
+  std::string text = Dump(3);
+  text += "COPY users (id, email) FROM stdin;\r\n9\tx\r\n\\.\r\n";
+  text += "COPY users_archive_of_last_year (id) FROM stdin;\n1\n\\.\n";
+  text += "INSERT INTO users VALUES (1);\nINSERT INTO users_archive_of_2024 VALUES (1);\n";
+  PgDumpParser whole("users", 20);
+  whole.Feed(text);
+  whole.Finish();
+  // "COPY public.users (i" holds the table's name, "COPY users_archive_o" does not
+  // end it; the header and the marker are longer than the head.
+  EXPECT_EQ(Result(whole), (Outcome{false, false, 5}));
+  for (std::size_t split = 0; split <= text.size(); ++split) {
+    PgDumpParser parser("users", 20);
+    parser.Feed(std::string_view(text).substr(0, split));
+    parser.Feed(std::string_view(text).substr(split));
+    parser.Finish();
+    ASSERT_EQ(Result(parser), Result(whole)) << "split at byte " << split;
+  }
+}
+
 }  // namespace
 }  // namespace caloria

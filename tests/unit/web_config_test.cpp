@@ -79,6 +79,24 @@ struct Folder {
 
 const std::string kTls = "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n";
 
+TEST(WebConfig, ParsingTheTextIsLoadingTheFile) {
+  Folder folder;
+  const std::string text = kTls + "basic_auth_users:\n  alice: " + kHash + "\n";
+  Result<WebConfig> loaded = folder.Load(text);
+  Result<WebConfig> parsed = ParseWebConfigText(text, folder.file);
+  ASSERT_TRUE(loaded) << loaded.error();
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->path, loaded->path);
+  EXPECT_EQ(parsed->files_read, loaded->files_read);
+  EXPECT_EQ(parsed->basic_auth_users, loaded->basic_auth_users);
+  ASSERT_TRUE(parsed->tls);
+  EXPECT_EQ(parsed->tls->key_file, folder.dir.File("server.key"));
+
+  Result<WebConfig> too_large = ParseWebConfigText(std::string(kMaxWebConfigBytes + 1, '#'), "/x");
+  ASSERT_FALSE(too_large);
+  EXPECT_NE(too_large.error().find("is larger than 64 KiB"), std::string::npos);
+}
+
 TEST(WebConfig, EmptyFileIsAValidConfigWithNothingOn) {
   Folder folder;
   for (const std::string text : {"", "# only a comment\n", "---\n", "\n\n"}) {
@@ -428,11 +446,60 @@ TEST(WebConfig, AHashInTheWrongPlaceIsNeverEchoed) {
   }
 }
 
+// Found by tests/fuzz/web_config_fuzzer.cpp: a path that cannot be opened
+// was quoted whole, so a hash pasted as a path reached the error; a path
+// holding a line break split it.
+TEST(WebConfig, APathHoldingAHashOrALineBreakIsNotQuoted) {
+  Folder folder;
+  const std::string hash = kHash;
+  for (const std::string& path : {"server.k" + hash + "ey", hash, "\"server.key\\n" + hash + "\"",
+                                  std::string("\"a\\nb.crt\"")}) {
+    const std::string message =
+        folder.Error("tls_server_config:\n  cert_file: server.crt\n  key_file: " + path + "\n");
+    EXPECT_NE(message.find("tls_server_config.key_file: cannot read (a path holding"),
+              std::string::npos)
+        << message;
+  }
+  // A plain path is still named, to be fixed.
+  const std::string message =
+      folder.Error("tls_server_config:\n  cert_file: server.crt\n  key_file: server.kez\n");
+  EXPECT_NE(message.find(folder.dir.File("server.kez")), std::string::npos) << message;
+}
+
+// Found by tests/fuzz/web_config_fuzzer.cpp: a user's value that is part of
+// the file's path was starred out of the path too, so the error no longer
+// named the file.
+TEST(WebConfig, AUserValueInTheFilesPathLeavesThePathWhole) {
+  Folder folder;
+  const std::string part = folder.dir.Path().substr(folder.dir.Path().size() - 8);
+  const std::string message =
+      folder.Error("basic_auth_users:\n  alice: \"" + part + "\"\n  alice: " + kHash + "\n");
+  EXPECT_NE(message.find("is given twice"), std::string::npos) << message;
+}
+
+// Found by tests/fuzz/web_config_fuzzer.cpp: a key given twice was named as
+// written, so a hash pasted as a user name, twice, reached the error.
+TEST(WebConfig, AKeyGivenTwiceIsNamedOnlyWhenPlain) {
+  Folder folder;
+  const std::string hash = kHash;
+  for (const std::string& text :
+       {"basic_auth_users:\n  " + hash + ": x\n  " + hash + ": x\n",
+        std::string("basic_auth_users:\n  \"a\\nb\": x\n  \"a\\nb\": x\n")}) {
+    const std::string message = folder.Error(text);
+    EXPECT_NE(message.find("basic_auth_users.(key 2, name not shown): is given twice"),
+              std::string::npos)
+        << message;
+  }
+  const std::string message =
+      folder.Error("basic_auth_users:\n  alice: " + hash + "\n  alice: " + hash + "\n");
+  EXPECT_NE(message.find("basic_auth_users.alice: is given twice"), std::string::npos) << message;
+}
+
 TEST(WebConfig, TheFileItselfMustBeAReadableRegularFileOfBoundedSize) {
   TempDir dir;
   Result<WebConfig> missing = LoadWebConfig(dir.File("nothere.yml"));
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().find("cannot read it (No such file or directory)"), std::string::npos)
+  EXPECT_NE(missing.error().find("cannot be opened (No such file or directory)"), std::string::npos)
       << missing.error();
 
   Result<WebConfig> folder = LoadWebConfig(dir.Path());
