@@ -9,7 +9,8 @@
 #            caloria_backup_tool binaries
 #   runtime  runtime libraries only, and the non-root user `caloria` (uid 10001) that
 #            owns /var/backups/caloria
-#   backup   runtime + pg_dump 15, gzip, sqlite3, scripts/caloria-backup and beside it
+#   backup   runtime + pg_dump 15, gzip, sqlite3, scripts/caloria-backup (and
+#            caloria-restore-test, run by hand or a timer: docs/restore.md) and beside it
 #            caloria_backup_tool (the exporter's own code, which the script asks where
 #            the database is and whether a backup is complete), run every day by
 #            deploy/bin/caloria-backup-daily
@@ -64,9 +65,13 @@ RUN apt-get update \
       postgresql-client-15 gzip sqlite3 \
  && rm -rf /var/lib/apt/lists/*
 COPY scripts/caloria-backup /usr/local/bin/caloria-backup
+COPY scripts/caloria-restore-test /usr/local/bin/caloria-restore-test
+COPY scripts/lib/caloria-tool.bash /usr/local/lib/caloria/caloria-tool.bash
 COPY --from=build /src/build/caloria_backup_tool /usr/local/bin/caloria_backup_tool
 COPY deploy/bin/caloria-backup-daily /usr/local/bin/caloria-backup-daily
-RUN chmod 0755 /usr/local/bin/caloria-backup /usr/local/bin/caloria-backup-daily \
+RUN chmod 0755 /usr/local/bin/caloria-backup /usr/local/bin/caloria-restore-test \
+      /usr/local/bin/caloria-backup-daily \
+ && chmod 0644 /usr/local/lib/caloria/caloria-tool.bash \
  && /usr/local/bin/caloria_backup_tool --version
 USER caloria:caloria
 ENV BACKUP_DIR=/var/backups/caloria \

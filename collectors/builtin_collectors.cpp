@@ -7,6 +7,7 @@
 #include "collectors/fallback_sqlite_collector.h"
 #include "collectors/process_collector.h"
 #include "collectors/registry.h"
+#include "collectors/restore/restore_test_collector.h"
 
 namespace caloria {
 
@@ -20,6 +21,7 @@ const CollectorRegistry& BuiltinCollectors() {
       ConfigCollectorSpec(),
       DatabaseCollectorSpec(),
       BackupCollectorSpec(),
+      RestoreTestCollectorSpec(),
       ProcessCollectorSpec(),
       AppProbeCollectorSpec(),
       AppProcessCollectorSpec(),

@@ -6,7 +6,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <utility>
 
 #include "collectors/database/database_collector.h"
@@ -45,16 +44,11 @@ void CountUsers(const std::string& path, const std::string& users_query, const D
 
 Result<FallbackSettings> SettingsFromFlags(const FlagValues& flags) {
   FallbackSettings settings;
-  if (auto path = flags.Get("fallback.sqlite-path")) {
-    if (path->empty()) {
-      return Fail(
-          "--fallback.sqlite-path is empty: give the SQLite file the app falls back to, "
-          "e.g. /srv/caloria/instance/caloria.db");
-    }
-    std::error_code error;
-    const std::filesystem::path absolute = std::filesystem::absolute(*path, error);
-    settings.path = (error ? std::filesystem::path(*path) : absolute).lexically_normal().string();
-  }
+  const Result<std::optional<std::string>> path =
+      PathFlag(flags, "fallback.sqlite-path",
+               "give the SQLite file the app falls back to, e.g. /srv/caloria/instance/caloria.db");
+  if (!path) return Fail(path.error());
+  settings.path = *path;
   const Result<Duration> window =
       PositiveDurationFlag(flags, "fallback.recent-window", settings.recent_window);
   if (!window) return Fail(window.error());

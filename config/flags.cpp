@@ -1,6 +1,7 @@
 #include "config/flags.h"
 
 #include <charconv>
+#include <filesystem>
 #include <sstream>
 
 namespace caloria {
@@ -128,6 +129,17 @@ Result<long long> IntegerFlag(const FlagValues& flags, const std::string& name, 
                 std::to_string(fallback));
   }
   return parsed;
+}
+
+Result<std::optional<std::string>> PathFlag(const FlagValues& flags, const std::string& name,
+                                            const std::string& fix) {
+  const std::optional<std::string> path = flags.Get(name);
+  if (!path) return std::optional<std::string>();
+  if (path->empty()) return Fail("--" + name + " is empty: " + fix);
+  std::error_code error;
+  const std::filesystem::path absolute = std::filesystem::absolute(*path, error);
+  return std::optional<std::string>(
+      (error ? std::filesystem::path(*path) : absolute).lexically_normal().string());
 }
 
 }  // namespace caloria

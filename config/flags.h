@@ -66,6 +66,12 @@ std::string UsageText(const std::string& intro, const std::vector<FlagGroup>& gr
 Result<Duration> PositiveDurationFlag(const FlagValues& flags, const std::string& name,
                                       Duration fallback);
 
+// A flag naming a file, made absolute (against the working directory at
+// start, so a later chdir changes nothing) and normalised; nullopt when the
+// flag is absent. Empty is an Error: "--NAME is empty: " + `fix`.
+Result<std::optional<std::string>> PathFlag(const FlagValues& flags, const std::string& name,
+                                            const std::string& fix);
+
 // A flag holding a whole number from `min` to `max`, or `fallback` when it is
 // absent.
 Result<long long> IntegerFlag(const FlagValues& flags, const std::string& name, long long fallback,

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -24,11 +25,15 @@
 #include "collectors/backup/backup_scan.h"
 #include "collectors/backup/backup_settings.h"
 #include "collectors/backup/backup_verifier.h"
+#include "collectors/database/database_collector.h"
 #include "collectors/database/libpq_params.h"
+#include "collectors/database/users_query.h"
+#include "collectors/restore/restore_state.h"
 #include "config/database_location.h"
 #include "config/dotenv.h"
 #include "config/flags.h"
 #include "core/build_info.h"
+#include "core/clock.h"
 #include "core/deadline.h"
 #include "core/thread_guard.h"
 
@@ -81,6 +86,26 @@ FlagGroup LocationFlags() {
           DatabaseLocationFlags()};
 }
 
+// The tool's own flags for reaching another database on the same server (the
+// restore test's scratch database) and for counting users once.
+FlagSpec DatabaseNameFlag() {
+  return {"database.name", "NAME",
+          "Connect to this database on the URL's PostgreSQL server instead of the URL's own "
+          "(the restore test's scratch database)."};
+}
+FlagGroup UsersFlags() {
+  return {"Counting users (users)",
+          std::nullopt,
+          {{"database.users-query", "SQL",
+            "The users query, as the exporter's (default SELECT count(*) FROM users)."},
+           {"database.timeout", "DURATION",
+            "Give up connecting and counting after this long (default 30s)."},
+           DatabaseNameFlag()}};
+}
+FlagGroup PgExecFlags() {
+  return {"Running a PostgreSQL client (pg-exec)", std::nullopt, {DatabaseNameFlag()}};
+}
+
 // The --backup.* flags of the exporter that a subcommand takes.
 FlagGroup BackupFlagsNamed(const std::vector<std::string>& names) {
   FlagGroup group{"Backups (as caloria_exporter takes them)", std::nullopt, {}};
@@ -108,6 +133,20 @@ std::string UsageIntro() {
          "  pg-dump [LOCATION FLAGS] -- [PG_DUMP ARGS]\n"
          "      Runs pg_dump --dbname=CONNINFO PG_DUMP_ARGS on the app's PostgreSQL database;\n"
          "      the password goes to pg_dump's environment (PGPASSWORD) only.\n"
+         "  pg-exec PROGRAM [LOCATION FLAGS] [--database.name=NAME] -- [ARGS]\n"
+         "      Runs PROGRAM (pg_dump, pg_restore or psql) --dbname=CONNINFO ARGS on the\n"
+         "      app's PostgreSQL server, or on another database of it; the password goes to\n"
+         "      PROGRAM's environment (PGPASSWORD) only.\n"
+         "  users [LOCATION FLAGS] [--database.users-query=SQL] [--database.name=NAME]\n"
+         "        [--database.timeout=DURATION]\n"
+         "      Counts the users with the exporter's own connection and query: users=N;\n"
+         "      error=... and exit 1 when they cannot be counted.\n"
+         "  restore-state FILE KEY=VALUE...\n"
+         "      Records a restore test in the state file the exporter reads (replaced\n"
+         "      atomically, the last success kept): finished=UNIX success=0|1 error=TEXT\n"
+         "      duration=SECONDS backup_file=PATH backup_timestamp=UNIX\n"
+         "      backup_format=plain|custom|sqlite restored_users=N backup_users=N\n"
+         "      live_users=N target=TEXT; finished defaults to now.\n"
          "  verify FILE [--backup.users-table=NAME] [--backup.verify-timeout=DURATION]\n"
          "      Verifies a backup as the exporter does: verified=1|0, users=N|none,\n"
          "      bytes=N (SQL read), timed_out=1|0, error=...; exit 1 when not verified.\n"
@@ -123,11 +162,11 @@ std::string UsageIntro() {
 }
 
 int Help() {
-  std::cout << UsageText(
-      UsageIntro(),
-      {LocationFlags(), BackupFlagsNamed({"backup.dir", "backup.pattern", "backup.users-table",
-                                          "backup.verify-timeout"})},
-      "");
+  std::cout << UsageText(UsageIntro(),
+                         {LocationFlags(), PgExecFlags(), UsersFlags(),
+                          BackupFlagsNamed({"backup.dir", "backup.pattern", "backup.users-table",
+                                            "backup.verify-timeout"})},
+                         "");
   return EXIT_SUCCESS;
 }
 
@@ -178,21 +217,40 @@ int LocateCommand(const std::vector<std::string>& args) {
   return Print(records);
 }
 
-int PgDumpCommand(const std::vector<std::string>& args) {
+// The app's database, or with --database.name another database on its
+// server (PostgreSQL only).
+Result<DatabaseLocation> LocateWithName(const FlagValues& flags) {
+  Result<DatabaseLocation> location = LocateDatabase(flags, &ProcessEnv, CurrentDir());
+  if (!location) return location;
+  if (auto name = flags.Get("database.name")) {
+    if (name->empty()) return Fail("--database.name is empty: give a database name");
+    if (location->url.type != DatabaseType::kPostgresql) {
+      return Fail("--database.name needs a PostgreSQL URL; the one from " + location->origin +
+                  " is " + DatabaseTypeName(location->url.type));
+    }
+    location->url.database = *name;
+  }
+  return location;
+}
+
+// Runs a PostgreSQL client program on the located database: its connection
+// string on the command line without the password, the password in its
+// environment only (ps shows no secret).
+int PgExecCommand(const std::string& program, const std::vector<std::string>& args) {
   const auto separator = std::find(args.begin(), args.end(), "--");
   const std::vector<std::string> flag_args(args.begin(), separator);
   FlagValues flags;
-  if (auto done = ParseFlags(flag_args, {LocationFlags()}, flags)) return *done;
-  const Result<DatabaseLocation> location = LocateDatabase(flags, &ProcessEnv, CurrentDir());
+  if (auto done = ParseFlags(flag_args, {LocationFlags(), PgExecFlags()}, flags)) return *done;
+  const Result<DatabaseLocation> location = LocateWithName(flags);
   if (!location) return UsageError(location.error());
   if (location->url.type != DatabaseType::kPostgresql) {
-    return Failure("the app's database is " + DatabaseTypeName(location->url.type) + " (" +
-                   location->url.Redacted() + ", from " + location->origin +
-                   "): pg-dump backs up PostgreSQL only");
+    return Failure("the database is " + DatabaseTypeName(location->url.type) + " (" +
+                   location->url.Redacted() + ", from " + location->origin + "): " + program +
+                   " runs on PostgreSQL only");
   }
   if (location->url.stray_at != StrayAt::kNone) {
-    // pg_dump would show the host (a piece of the password) on its command
-    // line and quote it in its errors, which the script logs.
+    // The client would show the host (a piece of the password) on its
+    // command line and quote it in its errors, which the scripts log.
     return Failure("the database URL from " + location->origin +
                    " has an unencoded '@' (database_url_unencoded_at): percent-encode each @ in "
                    "the password as %40");
@@ -204,18 +262,58 @@ int PgDumpCommand(const std::vector<std::string>& args) {
       setenv("PGPASSWORD", connection->password.Reveal().c_str(), 1) != 0) {
     return Failure(std::string("cannot set PGPASSWORD: ") + std::strerror(errno));
   }
-  std::vector<std::string> argv = {"pg_dump", "--dbname=" + connection->conninfo};
+  std::vector<std::string> argv = {program, "--dbname=" + connection->conninfo};
   if (separator != args.end()) argv.insert(argv.end(), separator + 1, args.end());
   std::vector<char*> c_argv;
   c_argv.reserve(argv.size() + 1);
   for (std::string& arg : argv) c_argv.push_back(arg.data());
   c_argv.push_back(nullptr);
-  execvp("pg_dump", c_argv.data());
+  execvp(program.c_str(), c_argv.data());
   if (errno == ENOENT) {
-    return Complain("pg_dump not found on PATH: install it (Debian package postgresql-client)",
+    return Complain(program + " not found on PATH: install it (Debian package postgresql-client)",
                     kExitNotFound);
   }
-  return Complain(std::string("cannot run pg_dump: ") + std::strerror(errno), kExitCannotRun);
+  return Complain("cannot run " + program + ": " + std::strerror(errno), kExitCannotRun);
+}
+
+int PgExecCommand(std::vector<std::string> args) {
+  if (!args.empty() && (args.front() == "--help" || args.front() == "-h")) return Help();
+  if (args.empty() ||
+      (args.front() != "pg_dump" && args.front() != "pg_restore" && args.front() != "psql")) {
+    return UsageError("pg-exec runs pg_dump, pg_restore or psql: pg-exec PROGRAM [FLAGS] -- ARGS");
+  }
+  const std::string program = args.front();
+  args.erase(args.begin());
+  return PgExecCommand(program, args);
+}
+
+// Counts the users once with the exporter's own database collector: the
+// same connection settings, read-only session, deadline and query.
+int UsersCommand(const std::vector<std::string>& args) {
+  FlagValues flags;
+  if (auto done = ParseFlags(args, {LocationFlags(), UsersFlags()}, flags)) return *done;
+  const Result<DatabaseLocation> location = LocateWithName(flags);
+  if (!location) return UsageError(location.error());
+  const Result<std::string> query =
+      ValidateUsersQuery(flags.Get("database.users-query").value_or(kDefaultUsersQuery));
+  if (!query) return UsageError(query.error());
+  const Result<Duration> timeout =
+      PositiveDurationFlag(flags, "database.timeout", std::chrono::seconds(30));
+  if (!timeout) return UsageError(timeout.error());
+  if (location->url.type == DatabaseType::kSqlite && location->sqlite_path.empty()) {
+    return Failure("the database is an in-memory SQLite database: it has no users to count");
+  }
+  DatabaseCollector collector(DatabaseTarget{location->url, location->sqlite_path, *query});
+  const CollectorResult result = collector.Collect(Deadline::After(*timeout));
+  for (const prometheus::MetricFamily& family : result.families) {
+    if (family.name == "caloria_database_users" && !family.metric.empty()) {
+      return Print(
+          {{"users", std::to_string(static_cast<long long>(family.metric.front().gauge.value))}});
+    }
+  }
+  const std::string error = result.error.value_or("the users could not be counted");
+  const int printed = Print({{"error", error}});
+  return printed != EXIT_SUCCESS ? printed : kExitFailure;
 }
 
 // FILE first: the exporter's flag parser takes no positional arguments.
@@ -290,15 +388,91 @@ int DotenvCommand(std::vector<std::string> args) {
   return std::cout ? EXIT_SUCCESS : kExitFailure;
 }
 
+// A whole number or a time, as the script passes it; nullopt for "" or
+// "none" (not known).
+Result<std::optional<double>> OptionalNumber(const std::string& key, const std::string& text) {
+  if (text.empty() || text == "none") return std::optional<double>();
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno != 0 || !std::isfinite(value) || value < 0) {
+    return Fail(key + "=" + text + " is not a number of at least 0");
+  }
+  return std::optional<double>(value);
+}
+
+int RestoreStateCommand(std::vector<std::string> args) {
+  std::string path;
+  if (auto done = TakeFile(args, "restore-state FILE KEY=VALUE...", path)) return *done;
+  RestoreRun run;
+  run.finished = UnixSeconds(std::chrono::system_clock::now());
+  for (const std::string& arg : args) {
+    const auto equals = arg.find('=');
+    if (equals == std::string::npos) return UsageError("'" + arg + "' is not KEY=VALUE");
+    const std::string key = arg.substr(0, equals);
+    const std::string value = arg.substr(equals + 1);
+    std::optional<double>* number = nullptr;
+    std::optional<double> ignored;
+    if (key == "success") {
+      if (value != "0" && value != "1") return UsageError("success must be 0 or 1");
+      run.success = value == "1";
+      continue;
+    }
+    if (key == "error")
+      run.error = value;
+    else if (key == "backup_file")
+      run.backup_file = value;
+    else if (key == "backup_format")
+      run.backup_format = value;
+    else if (key == "target")
+      run.target = value;
+    else if (key == "backup_timestamp")
+      number = &run.backup_timestamp;
+    else if (key == "restored_users")
+      number = &run.restored_users;
+    else if (key == "backup_users")
+      number = &run.backup_users;
+    else if (key == "live_users")
+      number = &run.live_users;
+    else if (key == "finished" || key == "duration")
+      number = &ignored;
+    else
+      return UsageError("unknown key '" + key + "' (see --help)");
+    if (!number) continue;
+    const Result<std::optional<double>> parsed = OptionalNumber(key, value);
+    if (!parsed) return UsageError(parsed.error());
+    *number = *parsed;
+    if (key == "finished" && ignored) run.finished = *ignored;
+    if (key == "duration" && ignored) run.duration_seconds = *ignored;
+  }
+  if (!run.success && run.error.empty()) return UsageError("a failed run needs error=TEXT");
+  RestoreState state;
+  // A failed run keeps the proof the last success gave. A previous file
+  // that cannot be read is replaced: it could only be the wrong file or a
+  // corrupt one, and the new run is the truth now.
+  if (const Result<RestoreState> previous = ReadRestoreState(path)) {
+    state.last_success = previous->last_success;
+  }
+  if (run.success) state.last_success = run;
+  state.last_run = std::move(run);
+  const Status written = WriteRestoreState(path, state);
+  if (!written) return Failure(written.error());
+  return EXIT_SUCCESS;
+}
+
 int Main(std::vector<std::string> args) {
-  constexpr const char* kCommands = "use locate, pg-dump, verify, list or dotenv (see --help)";
+  constexpr const char* kCommands =
+      "use locate, pg-dump, pg-exec, users, verify, list, dotenv or restore-state (see --help)";
   if (args.empty()) return UsageError(std::string("no command: ") + kCommands);
   const std::string command = args.front();
   args.erase(args.begin());
   if (command == "--help" || command == "-h") return Help();
   if (command == "--version") return Version();
   if (command == "locate") return LocateCommand(args);
-  if (command == "pg-dump") return PgDumpCommand(args);
+  if (command == "pg-dump") return PgExecCommand("pg_dump", args);
+  if (command == "pg-exec") return PgExecCommand(std::move(args));
+  if (command == "users") return UsersCommand(args);
+  if (command == "restore-state") return RestoreStateCommand(std::move(args));
   if (command == "verify") return VerifyCommand(std::move(args));
   if (command == "list") return ListCommand(args);
   if (command == "dotenv") return DotenvCommand(std::move(args));

@@ -4,7 +4,9 @@ red later (or earlier) than its alert fires sends people the wrong way.
 Alert thresholds (alerts/): database down for 2m, latest backup older than 26h, latest
 backup verified == 0, latest backup < 50% of the previous one, any configuration
 problem, collector success 0 for 5m, the app probe down (caloria_app_up 0), the fallback
-SQLite file being written (within --fallback.recent-window, 1h by default).
+SQLite file being written (within --fallback.recent-window, 1h by default), no restore
+test passed for 8 days, the last restore test failed (caloria_restore_test_last_run_success
+0).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ PANELS = [p for p in lint.iter_panels(DASHBOARD) if p.get("type") != "row"]
 BACKUP_MAX_AGE_SECONDS = 26 * 3600
 COLLECTOR_STALE_SECONDS = 5 * 60
 FALLBACK_RECENT_WINDOW_SECONDS = 3600
+RESTORE_TEST_MAX_AGE_SECONDS = 8 * 86400
 
 
 def panels_querying(metric: str) -> list[dict]:
@@ -79,7 +82,8 @@ def test_backup_size_graph_draws_the_half_of_previous_line():
 
 
 @pytest.mark.parametrize("metric", ["caloria_database_up", "caloria_backup_latest_verified",
-                                    "caloria_exporter_collector_success", "caloria_app_up"])
+                                    "caloria_exporter_collector_success", "caloria_app_up",
+                                    "caloria_restore_test_last_run_success"])
 def test_zero_is_red_and_one_is_green(metric):
     for panel in panels_querying(metric):
         if "avg_over_time" in panel["targets"][0]["expr"]:
@@ -107,3 +111,11 @@ def test_fallback_file_last_write_is_red_within_the_recent_window():
     for panel in panels:
         assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]
         assert steps(panel) == [("red", None), ("green", FALLBACK_RECENT_WINDOW_SECONDS)]
+
+
+def test_restore_test_age_turns_red_at_8_days():
+    panels = panels_querying("caloria_restore_test_last_success_timestamp_seconds")
+    assert panels
+    for panel in panels:
+        assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]
+        assert first_value_with_color(panel, "red") == RESTORE_TEST_MAX_AGE_SECONDS, panel["title"]

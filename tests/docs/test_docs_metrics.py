@@ -4,13 +4,15 @@ fails here.
 
 The real exporter runs on a SQLite app whose env file has a line python-dotenv
 skips (so caloria_config_problem is present), with a backup folder holding two
-verified SQLite backups and a backup log with a SUCCESS and an ERROR line, a
+verified SQLite backups and a backup log with a SUCCESS and an ERROR line, a passed
+restore test's state file, a
 python3 process holding the database open as the app's process, a stand-in
 for the app's own health page (fake_app.py), and PostgreSQL expected (so the database file is also the watched fallback file), so that
 every family the exporter can publish is on /metrics."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -65,6 +67,16 @@ def metrics_text(exporter_binary, tmp_path_factory) -> str:
         f"{(now - timedelta(hours=1)).isoformat(timespec='seconds')} caloria-backup "
         "SUCCESS file=caloria.db size=8192 users=3\n")
 
+    # A passed restore test (restore_test collector), in caloria-restore-test's format.
+    proven = {"finished": now.timestamp() - 60, "success": True, "error": "",
+              "duration_seconds": 1.5, "backup_file": str(backups / "x.db"),
+              "backup_timestamp": now.timestamp() - 3600, "backup_format": "sqlite",
+              "restored_users": 3, "backup_users": 3, "live_users": 3,
+              "target": "a temporary SQLite file"}
+    restore_state = root / "restore-test.json"
+    restore_state.write_text(json.dumps({"version": 1, "last_run": proven,
+                                         "last_success": proven}))
+
     # The app's process (app_process collector): python3 holding the database open.
     # PostgreSQL expected makes that file the fallback too (fallback_sqlite collector).
     marker = f"caloria-docs-app-{os.getpid()}"
@@ -79,6 +91,7 @@ def metrics_text(exporter_binary, tmp_path_factory) -> str:
                          f"--backup.dir={backups}", "--backup.pattern=caloria_*.db",
                          f"--backup.log={log}", f"--app.process={marker}",
                          "--database.expected-type=postgresql",
+                         f"--restore.state-file={restore_state}",
                          f"--app.health-url={health_page.url('/health/database')}"],
                    workdir=root / "exporter")
     try:

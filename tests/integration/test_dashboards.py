@@ -10,7 +10,10 @@ The stack, torn down whatever happens:
   app does: POSTGRESQL, 3 users), probed with --app.health-url;
 - the SQLite file the app falls back to, left from a past incident (3 users, last
   written 3 hours ago), watched with --fallback.sqlite-path;
+- the restore test's state, left by scripts/caloria-restore-test restoring the
+  newest backup into a scratch database on the same server;
 - the exporter on all of these (--backup.dir, --backup.log, --app.health-url,
+  --restore.state-file,
   --fallback.sqlite-path);
 - Debian's `prometheus` with a temporary config (job "caloria", 1s scrape interval)
   and temporary storage, on a free 127.0.0.1 port.
@@ -40,12 +43,13 @@ import pytest
 
 import exporter as exporter_mod
 from fake_app import SEED_ANSWER, FakeApp, json_reply
-from postgres import free_port
+from postgres import SUPERUSER, SUPERUSER_PASSWORD, free_port
 from waiting import poll_until, terminate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = REPO_ROOT / "dashboards"
 BACKUP_SCRIPT = REPO_ROOT / "scripts" / "caloria-backup"
+RESTORE_SCRIPT = REPO_ROOT / "scripts" / "caloria-restore-test"
 JOB = "caloria"
 
 PROMETHEUS_READY_TIMEOUT = 30
@@ -235,6 +239,29 @@ def make_backups_with_script(pg, backup_dir: Path, log: Path, workdir: Path) -> 
     assert len(made) >= 2, f"{BACKUP_SCRIPT} ran twice but left {made}"
 
 
+def prove_restore(pg, backup_dir: Path, log: Path, workdir: Path) -> Path:
+    """The restore test's state for the "Restore tests" row, made by
+    scripts/caloria-restore-test restoring the newest backup into a scratch database
+    on the same server (as the superuser: the dashboards need the figures, the role's
+    least privileges are test_restore_test.py's business)."""
+    target = workdir / "restore-target.url"
+    target.write_text(f"postgresql://{SUPERUSER}:{SUPERUSER_PASSWORD}@{pg.host}:{pg.port}"
+                      "/postgres\n")
+    target.chmod(0o600)
+    live = workdir / "live.url"
+    live.write_text(pg.url() + "\n")
+    state = workdir / "restore-test.json"
+    result = subprocess.run(
+        [str(RESTORE_SCRIPT), f"--dir={backup_dir}", f"--backup-log={log}",
+         f"--target-url-file={target}", f"--url-file={live}", f"--state={state}"],
+        env=exporter_mod.clean_env(), stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, (
+        f"{RESTORE_SCRIPT} exited {result.returncode}\nstderr: {result.stderr}")
+    return state
+
+
 def make_backups_with_pg_dump(pg, backup_dir: Path, log: Path) -> None:
     pg_dump = pg.bindir / "pg_dump"
     if not pg_dump.is_file():
@@ -283,6 +310,8 @@ def stack(postgres_server, tmp_path_factory):
         make_backups_with_pg_dump(postgres_server, backup_dir, backup_log)
         made_by = "pg_dump"
 
+    restore_state = prove_restore(postgres_server, backup_dir, backup_log, workdir)
+
     # The app vs database panels: the app's own health page, and a fallback file
     # from a past incident (not being written: it is shown, not judged).
     fallback = exporter_mod.make_sqlite(workdir / "app" / "instance" / "caloria.db", users=3)
@@ -295,7 +324,8 @@ def stack(postgres_server, tmp_path_factory):
         args=["--collector.backup", f"--backup.dir={backup_dir}",
               f"--backup.log={backup_log}",
               f"--app.health-url={app.url('/health/database')}",
-              f"--fallback.sqlite-path={fallback}"],
+              f"--fallback.sqlite-path={fallback}",
+              f"--restore.state-file={restore_state}"],
         env={"DATABASE_URL": postgres_server.url()},
         workdir=workdir / "exporter",
     )

@@ -1,0 +1,83 @@
+# shellcheck shell=bash
+# What scripts/caloria-backup and scripts/caloria-restore-test share: finding
+# caloria_backup_tool (the exporter's own code, which the scripts ask where the
+# database is and whether a backup is complete) and reading its answers.
+#
+# Sourced, not run. The sourcing script defines PROG (its name, for messages and
+# temp files), fail MESSAGE [STATUS] (logs and exits) and the array temp_files
+# (removed at its exit).
+
+readonly TOOL_NAME=caloria_backup_tool
+
+new_temp_file() {  # variable name; creates a private temp file, removed at exit
+  local path
+  path=$(mktemp "${TMPDIR:-/tmp}/$PROG.XXXXXX") || fail "cannot create a temporary file"
+  temp_files+=("$path")
+  printf -v "$1" '%s' "$path"
+}
+
+# The first lines a tool wrote to standard error, on one line.
+tool_error() {
+  local text
+  text=$(head -c 2000 -- "$1" 2>/dev/null | sed -e 's/^pg_dump: error: //' -e 's/^pg_dump: //' \
+    -e 's/^pg_restore: error: //' -e 's/^pg_restore: //' -e 's/^psql:[^:]*:[0-9]*: ERROR: *//' \
+    -e 's/^psql: error: //' -e "s/^$TOOL_NAME: //" -e 's/^Error: //' | tr -s ' \t\r\n' ' ' |
+    cut -c1-400)
+  text=${text% }
+  printf '%s' "${text:-no message}"
+}
+
+# $CALORIA_BACKUP_TOOL, else beside the script (installed together), else
+# ../build/ from it (the repository checkout), else on PATH. Sets `tool`.
+tool=""
+find_backup_tool() {
+  local here candidate
+  if [[ -n ${CALORIA_BACKUP_TOOL:-} ]]; then
+    [[ -f $CALORIA_BACKUP_TOOL && -x $CALORIA_BACKUP_TOOL ]] ||
+      fail "CALORIA_BACKUP_TOOL=$CALORIA_BACKUP_TOOL is not an executable file: build $TOOL_NAME (scripts/build) or correct CALORIA_BACKUP_TOOL"
+    tool=$CALORIA_BACKUP_TOOL
+    return
+  fi
+  here=$(dirname -- "${BASH_SOURCE[1]}")
+  for candidate in "$here/$TOOL_NAME" "$here/../build/$TOOL_NAME"; do
+    if [[ -f $candidate && -x $candidate ]]; then
+      tool=$candidate
+      return
+    fi
+  done
+  tool=$(command -v "$TOOL_NAME" 2>/dev/null) ||
+    fail "$TOOL_NAME not found beside $PROG, in ../build/ or on PATH: build it (scripts/build) or set CALORIA_BACKUP_TOOL"
+}
+
+tool_out="" tool_err="" tool_status=0
+
+# Runs the tool; its output goes to $tool_out, its complaint to $tool_err,
+# its exit status to $tool_status. Call new_temp_file for both files first.
+run_tool() {
+  tool_status=0
+  "$tool" "$@" >"$tool_out" 2>"$tool_err" 9<&- || tool_status=$?
+}
+
+# The tool's one-line complaint, whole, without its name.
+tool_complaint() {
+  local text=""
+  IFS= read -r text <"$tool_err" || true
+  text=${text#"$TOOL_NAME: "}
+  printf '%s' "${text:-$TOOL_NAME exited $tool_status without a message}"
+}
+
+# Reads the tool's key=value records (each ended by a NUL byte) from FILE into
+# the associative array NAME; a repeated key's values are joined by newlines.
+read_records() {  # file, array name
+  local -n into=$2
+  local record key
+  into=()
+  while IFS= read -r -d '' record; do
+    key=${record%%=*}
+    if [[ -n ${into["$key"]+set} ]]; then
+      into["$key"]+=$'\n'"${record#*=}"
+    else
+      into["$key"]=${record#*=}
+    fi
+  done <"$1"
+}
