@@ -5,6 +5,7 @@
 #include "collectors/consistency_collector.h"
 #include "collectors/database/database_collector.h"
 #include "collectors/fallback_sqlite_collector.h"
+#include "collectors/postgres_stats/pg_stats_collector.h"
 #include "collectors/process_collector.h"
 #include "collectors/registry.h"
 #include "collectors/restore/restore_test_collector.h"
@@ -20,6 +21,7 @@ const CollectorRegistry& BuiltinCollectors() {
   static const CollectorRegistry registry({
       ConfigCollectorSpec(),
       DatabaseCollectorSpec(),
+      PgStatsCollectorSpec(),
       BackupCollectorSpec(),
       RestoreTestCollectorSpec(),
       ProcessCollectorSpec(),

@@ -74,6 +74,9 @@ struct FallbackView {
 struct SharedObservations {
   // Written by database; read by backup and consistency.
   std::shared_ptr<LiveUserCount> live_users = std::make_shared<LiveUserCount>();
+  // Written by database (whether it could connect in this poll); read by
+  // pg_stats, which does not wait a second time on a server that is down.
+  std::shared_ptr<Observed<bool>> database_up = std::make_shared<Observed<bool>>();
   // Written by app_probe; read by consistency.
   std::shared_ptr<Observed<AppView>> app_probe = std::make_shared<Observed<AppView>>();
   // Written by app_process; read by consistency.

@@ -71,8 +71,12 @@ DatabaseCollector::DatabaseCollector(const DatabaseTarget& target,
                                      std::shared_ptr<LiveUserCount> live_users)
     : DatabaseCollector([target] { return target; }, std::move(live_users)) {}
 
-DatabaseCollector::DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users)
-    : source_(std::move(source)), target_(source_()), live_users_(std::move(live_users)) {}
+DatabaseCollector::DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users,
+                                     std::shared_ptr<Observed<bool>> database_up)
+    : source_(std::move(source)),
+      target_(source_()),
+      live_users_(std::move(live_users)),
+      database_up_(std::move(database_up)) {}
 
 CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
   DatabaseTarget target = source_();
@@ -90,6 +94,7 @@ CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
   seen.connect_error = target_.url.Scrub(seen.connect_error);
   seen.query_error = target_.url.Scrub(seen.query_error);
   if (live_users_) live_users_->Set(seen.users);
+  if (database_up_) database_up_->Set(seen.up);
   return Publish(seen);
 }
 
@@ -213,8 +218,8 @@ CollectorSpec DatabaseCollectorSpec() {
       const std::shared_ptr<const Config> config = store.Latest();
       return DatabaseTarget{config->database.url, config->database.sqlite_path, users_query};
     };
-    return std::unique_ptr<Collector>(
-        std::make_unique<DatabaseCollector>(std::move(source), context.shared.live_users));
+    return std::unique_ptr<Collector>(std::make_unique<DatabaseCollector>(
+        std::move(source), context.shared.live_users, context.shared.database_up));
   };
   return spec;
 }

@@ -42,7 +42,9 @@ class DatabaseCollector : public Collector {
   // collector.
   explicit DatabaseCollector(const DatabaseTarget& target,
                              std::shared_ptr<LiveUserCount> live_users = nullptr);
-  DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users);
+  // `database_up` (may be null) receives whether this poll could connect.
+  DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users,
+                    std::shared_ptr<Observed<bool>> database_up = nullptr);
 
   std::string Name() const override { return "database"; }
   CollectorResult Collect(const Deadline& deadline) override;
@@ -56,6 +58,7 @@ class DatabaseCollector : public Collector {
   TargetSource source_;
   DatabaseTarget target_;  // the latest from source_
   std::shared_ptr<LiveUserCount> live_users_;
+  std::shared_ptr<Observed<bool>> database_up_;
   // Kept from the last successful connect, so caloria_database_info does not
   // change series while the database is down.
   std::string server_version_;

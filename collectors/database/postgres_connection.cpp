@@ -100,8 +100,8 @@ std::string PostgresConnection::ServerVersion() const {
   return text.substr(0, text.find(' '));
 }
 
-Result<std::string> PostgresConnection::QuerySingleValue(const std::string& sql,
-                                                         const Deadline& deadline) {
+Result<QueryResult> PostgresConnection::Query(const std::string& sql, const Deadline& deadline,
+                                              int max_rows) {
   PGconn* conn = conn_.get();
   // The extended protocol accepts exactly one statement, so a users query can
   // never smuggle a second one in.
@@ -133,14 +133,42 @@ Result<std::string> PostgresConnection::QuerySingleValue(const std::string& sql,
   if (PQresultStatus(last.get()) != PGRES_TUPLES_OK) {
     return Fail(OneLine(PQresultErrorMessage(last.get())));
   }
-  if (PQntuples(last.get()) != 1 || PQnfields(last.get()) != 1) {
-    return Fail("the query returned " + std::to_string(PQntuples(last.get())) + " rows of " +
-                std::to_string(PQnfields(last.get())) + " columns; it must return one number");
+  const int rows = PQntuples(last.get());
+  const int columns = PQnfields(last.get());
+  if (rows > max_rows) {
+    return Fail("the query returned " + std::to_string(rows) + " rows, more than the " +
+                std::to_string(max_rows) + " expected");
   }
-  if (PQgetisnull(last.get(), 0, 0)) {
-    return Fail("the query returned NULL; it must return one number");
+  QueryResult out;
+  out.columns = columns;
+  out.rows.reserve(static_cast<std::size_t>(rows));
+  for (int row = 0; row < rows; ++row) {
+    QueryRow values;
+    values.reserve(static_cast<std::size_t>(columns));
+    for (int column = 0; column < columns; ++column) {
+      if (PQgetisnull(last.get(), row, column)) {
+        values.emplace_back(std::nullopt);
+      } else {
+        values.emplace_back(
+            std::string(PQgetvalue(last.get(), row, column),
+                        static_cast<std::size_t>(PQgetlength(last.get(), row, column))));
+      }
+    }
+    out.rows.push_back(std::move(values));
   }
-  return std::string(PQgetvalue(last.get(), 0, 0));
+  return out;
+}
+
+Result<std::string> PostgresConnection::QuerySingleValue(const std::string& sql,
+                                                         const Deadline& deadline) {
+  Result<QueryResult> result = Query(sql, deadline, /*max_rows=*/1000);
+  if (!result) return Fail(result.error());
+  if (result->rows.size() != 1 || result->columns != 1) {
+    return Fail("the query returned " + std::to_string(result->rows.size()) + " rows of " +
+                std::to_string(result->columns) + " columns; it must return one number");
+  }
+  if (!result->rows[0][0]) return Fail("the query returned NULL; it must return one number");
+  return *result->rows[0][0];
 }
 
 }  // namespace caloria

@@ -14,6 +14,13 @@
 
 namespace caloria {
 
+// One row of a query's result: a value per column, nullopt for NULL.
+using QueryRow = std::vector<std::optional<std::string>>;
+struct QueryResult {
+  int columns = 0;
+  std::vector<QueryRow> rows;
+};
+
 // One PostgreSQL connection, owned (PQfinish on destruction). Every call is
 // bounded by a Deadline: libpq's non-blocking API is driven with poll(), so
 // a server that accepts TCP but never answers costs at most the deadline.
@@ -30,6 +37,10 @@ class PostgresConnection {
 
   // The server_version parameter the server reports at connect, e.g. "15.18".
   std::string ServerVersion() const;
+
+  // Runs one statement and returns its rows, at most `max_rows` of them (more
+  // is an Error: the exporter's queries have a known, small shape).
+  Result<QueryResult> Query(const std::string& sql, const Deadline& deadline, int max_rows);
 
   // Runs a query expected to return one row with one non-NULL column.
   Result<std::string> QuerySingleValue(const std::string& sql, const Deadline& deadline);

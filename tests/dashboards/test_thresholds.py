@@ -6,7 +6,8 @@ backup verified == 0, latest backup < 50% of the previous one, any configuration
 problem, collector success 0 for 5m, the app probe down (caloria_app_up 0), the fallback
 SQLite file being written (within --fallback.recent-window, 1h by default), no restore
 test passed for 8 days, the last restore test failed (caloria_restore_test_last_run_success
-0).
+0), PostgreSQL connections over 80% of max_connections less the reserved ones, a transaction
+open for over 5 minutes, a session idle in a transaction for over a minute.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ BACKUP_MAX_AGE_SECONDS = 26 * 3600
 COLLECTOR_STALE_SECONDS = 5 * 60
 FALLBACK_RECENT_WINDOW_SECONDS = 3600
 RESTORE_TEST_MAX_AGE_SECONDS = 8 * 86400
+POOL_SATURATION_RATIO = 0.8
+LONG_TRANSACTION_SECONDS = 5 * 60
+IDLE_IN_TRANSACTION_SECONDS = 60
 
 
 def panels_querying(metric: str) -> list[dict]:
@@ -119,3 +123,31 @@ def test_restore_test_age_turns_red_at_8_days():
     for panel in panels:
         assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]
         assert first_value_with_color(panel, "red") == RESTORE_TEST_MAX_AGE_SECONDS, panel["title"]
+
+
+def test_pool_saturation_is_red_from_80_percent():
+    ratio = [p for p in PANELS if p["type"] == "stat"
+             and p in panels_querying("caloria_postgres_max_connections")]
+    assert len(ratio) == 1
+    assert ratio[0]["fieldConfig"]["defaults"]["unit"] == "percentunit"
+    assert steps(ratio[0]) == [("green", None), ("red", POOL_SATURATION_RATIO)]
+
+
+def test_connections_graph_draws_the_80_percent_line():
+    graph = [p for p in panels_querying("caloria_postgres_max_connections")
+             if p["type"] == "timeseries"]
+    assert graph
+    assert any(t["expr"].startswith(f"{POOL_SATURATION_RATIO} * (caloria_postgres_max_connections")
+               for p in graph for t in p["targets"])
+
+
+@pytest.mark.parametrize("metric, seconds", [
+    ("caloria_postgres_longest_transaction_seconds", LONG_TRANSACTION_SECONDS),
+    ("caloria_postgres_oldest_idle_in_transaction_seconds", IDLE_IN_TRANSACTION_SECONDS),
+])
+def test_transaction_age_panels_turn_red_at_their_alert(metric, seconds):
+    panels = panels_querying(metric)
+    assert panels
+    for panel in panels:
+        assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]
+        assert steps(panel) == [("green", None), ("red", seconds)], panel["title"]

@@ -131,10 +131,10 @@ TEST(CollectorRegistry, AFactoryErrorIsTheUsageError) {
 }
 
 TEST(BuiltinCollectors, AreTheExportersCollectorsInRunOrder) {
-  EXPECT_EQ(
-      Names(BuiltinCollectors().specs()),
-      (std::vector<std::string>{"config", "database", "backup", "restore_test", "process",
-                                "app_probe", "app_process", "fallback_sqlite", "consistency"}));
+  EXPECT_EQ(Names(BuiltinCollectors().specs()),
+            (std::vector<std::string>{"config", "database", "pg_stats", "backup", "restore_test",
+                                      "process", "app_probe", "app_process", "fallback_sqlite",
+                                      "consistency"}));
 }
 
 TEST(BuiltinCollectors, TheBackupCollectorRunsAfterTheDatabaseCollectorItReads) {
