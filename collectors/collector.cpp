@@ -27,4 +27,14 @@ prometheus::MetricFamily SingleGauge(std::string name, std::string help, double 
   return family;
 }
 
+prometheus::MetricFamily SingleCounter(std::string name, std::string help, double value) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = prometheus::MetricType::Counter;
+  family.metric.emplace_back();
+  family.metric.back().counter.value = value;
+  return family;
+}
+
 }  // namespace caloria

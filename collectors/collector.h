@@ -58,5 +58,7 @@ void AddGauge(prometheus::MetricFamily& family, double value,
               std::vector<prometheus::ClientMetric::Label> labels = {});
 prometheus::MetricFamily SingleGauge(std::string name, std::string help, double value,
                                      std::vector<prometheus::ClientMetric::Label> labels = {});
+// A counter family with one unlabelled sample; `name` ends in _total.
+prometheus::MetricFamily SingleCounter(std::string name, std::string help, double value);
 
 }  // namespace caloria

@@ -20,11 +20,6 @@ double MtimeSeconds(const struct stat& info) {
   return static_cast<double>(info.st_mtim.tv_sec) + static_cast<double>(info.st_mtim.tv_nsec) / 1e9;
 }
 
-SystemTime FromUnixSeconds(double seconds) {
-  return SystemTime(
-      std::chrono::duration_cast<SystemTime::duration>(std::chrono::duration<double>(seconds)));
-}
-
 void CountUsers(const std::string& path, const std::string& users_query, const Deadline& deadline,
                 FallbackFile& file) {
   // Open() refuses a missing file rather than create it, and opens read-only.

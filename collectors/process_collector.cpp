@@ -91,13 +91,9 @@ CollectorResult ProcessCollector::Collect(const Deadline& /*deadline*/) {
     return result;
   }
   const ProcessStat& stat = *parsed;
-  prometheus::MetricFamily cpu;
-  cpu.name = "process_cpu_seconds_total";
-  cpu.help = "Total user and system CPU time spent in seconds.";
-  cpu.type = prometheus::MetricType::Counter;
-  cpu.metric.emplace_back();
-  cpu.metric.back().counter.value = stat.cpu_seconds;
-  result.families.push_back(std::move(cpu));
+  result.families.push_back(SingleCounter("process_cpu_seconds_total",
+                                          "Total user and system CPU time spent in seconds.",
+                                          stat.cpu_seconds));
   result.families.push_back(SingleGauge("process_start_time_seconds",
                                         "Start time of the process since unix epoch in seconds.",
                                         stat.start_time_seconds));

@@ -44,4 +44,9 @@ double UnixSeconds(SystemTime time) {
   return std::chrono::duration<double>(time.time_since_epoch()).count();
 }
 
+SystemTime FromUnixSeconds(double seconds) {
+  return SystemTime(
+      std::chrono::duration_cast<SystemTime::duration>(std::chrono::duration<double>(seconds)));
+}
+
 }  // namespace caloria

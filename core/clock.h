@@ -17,4 +17,8 @@ std::string FormatIsoMicros(SystemTime time);
 // Seconds since the Unix epoch, the unit of *_timestamp_seconds metrics.
 double UnixSeconds(SystemTime time);
 
+// The inverse: a time read as Unix seconds (a file's mtime, a state file's
+// field) as a SystemTime, for FormatIsoMicros.
+SystemTime FromUnixSeconds(double seconds);
+
 }  // namespace caloria

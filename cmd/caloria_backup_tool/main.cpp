@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -406,44 +407,42 @@ int RestoreStateCommand(std::vector<std::string> args) {
   if (auto done = TakeFile(args, "restore-state FILE KEY=VALUE...", path)) return *done;
   RestoreRun run;
   run.finished = UnixSeconds(std::chrono::system_clock::now());
+  const std::map<std::string, std::string*> texts = {{"error", &run.error},
+                                                     {"backup_file", &run.backup_file},
+                                                     {"backup_format", &run.backup_format},
+                                                     {"target", &run.target}};
+  // Numbers that may be unknown ("" or none), and two that keep their
+  // default (now, 0) when not given.
+  const std::map<std::string, std::optional<double>*> maybe = {
+      {"backup_timestamp", &run.backup_timestamp},
+      {"restored_users", &run.restored_users},
+      {"backup_users", &run.backup_users},
+      {"live_users", &run.live_users}};
+  const std::map<std::string, double*> defaulted = {{"finished", &run.finished},
+                                                    {"duration", &run.duration_seconds}};
   for (const std::string& arg : args) {
     const auto equals = arg.find('=');
     if (equals == std::string::npos) return UsageError("'" + arg + "' is not KEY=VALUE");
     const std::string key = arg.substr(0, equals);
     const std::string value = arg.substr(equals + 1);
-    std::optional<double>* number = nullptr;
-    std::optional<double> ignored;
     if (key == "success") {
       if (value != "0" && value != "1") return UsageError("success must be 0 or 1");
       run.success = value == "1";
       continue;
     }
-    if (key == "error")
-      run.error = value;
-    else if (key == "backup_file")
-      run.backup_file = value;
-    else if (key == "backup_format")
-      run.backup_format = value;
-    else if (key == "target")
-      run.target = value;
-    else if (key == "backup_timestamp")
-      number = &run.backup_timestamp;
-    else if (key == "restored_users")
-      number = &run.restored_users;
-    else if (key == "backup_users")
-      number = &run.backup_users;
-    else if (key == "live_users")
-      number = &run.live_users;
-    else if (key == "finished" || key == "duration")
-      number = &ignored;
-    else
+    if (const auto text = texts.find(key); text != texts.end()) {
+      *text->second = value;
+      continue;
+    }
+    const auto optional = maybe.find(key);
+    const auto plain = defaulted.find(key);
+    if (optional == maybe.end() && plain == defaulted.end()) {
       return UsageError("unknown key '" + key + "' (see --help)");
-    if (!number) continue;
+    }
     const Result<std::optional<double>> parsed = OptionalNumber(key, value);
     if (!parsed) return UsageError(parsed.error());
-    *number = *parsed;
-    if (key == "finished" && ignored) run.finished = *ignored;
-    if (key == "duration" && ignored) run.duration_seconds = *ignored;
+    if (optional != maybe.end()) *optional->second = *parsed;
+    if (plain != defaulted.end() && *parsed) *plain->second = **parsed;
   }
   if (!run.success && run.error.empty()) return UsageError("a failed run needs error=TEXT");
   RestoreState state;

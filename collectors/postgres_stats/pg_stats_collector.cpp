@@ -11,16 +11,6 @@
 namespace caloria {
 namespace {
 
-prometheus::MetricFamily CounterFamily(std::string name, std::string help, double value) {
-  prometheus::MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
-  family.type = prometheus::MetricType::Counter;
-  family.metric.emplace_back();
-  family.metric.back().counter.value = value;
-  return family;
-}
-
 void Publish(const PgStats& stats, CollectorResult& result) {
   auto& out = result.families;
   out.push_back(SingleGauge("caloria_postgres_max_connections",
@@ -41,20 +31,20 @@ void Publish(const PgStats& stats, CollectorResult& result) {
   out.push_back(SingleGauge("caloria_postgres_database_size_bytes",
                             "Size of the app's database on disk (pg_database_size).",
                             stats.database_size_bytes));
-  out.push_back(CounterFamily("caloria_postgres_transactions_committed_total",
+  out.push_back(SingleCounter("caloria_postgres_transactions_committed_total",
                               "Transactions committed in the app's database (pg_stat_database).",
                               stats.transactions_committed));
-  out.push_back(CounterFamily("caloria_postgres_transactions_rolled_back_total",
+  out.push_back(SingleCounter("caloria_postgres_transactions_rolled_back_total",
                               "Transactions rolled back in the app's database.",
                               stats.transactions_rolled_back));
-  out.push_back(CounterFamily("caloria_postgres_deadlocks_total",
+  out.push_back(SingleCounter("caloria_postgres_deadlocks_total",
                               "Deadlocks detected in the app's database.", stats.deadlocks));
-  out.push_back(CounterFamily("caloria_postgres_blocks_hit_total",
+  out.push_back(SingleCounter("caloria_postgres_blocks_hit_total",
                               "Block reads of the app's database served from PostgreSQL's "
                               "buffer cache. Cache hit ratio: rate(hit) / (rate(hit) + "
                               "rate(read)).",
                               stats.blocks_hit));
-  out.push_back(CounterFamily("caloria_postgres_blocks_read_total",
+  out.push_back(SingleCounter("caloria_postgres_blocks_read_total",
                               "Block reads of the app's database that missed the buffer cache.",
                               stats.blocks_read));
   out.push_back(SingleGauge("caloria_postgres_longest_transaction_seconds",

@@ -12,11 +12,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-SystemTime FromUnixSeconds(double seconds) {
-  return SystemTime(
-      std::chrono::duration_cast<SystemTime::duration>(std::chrono::duration<double>(seconds)));
-}
-
 Json Users(const std::optional<double>& users) {
   return users ? Json(static_cast<long long>(*users)) : Json(nullptr);
 }
