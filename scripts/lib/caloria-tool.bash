@@ -1,13 +1,56 @@
-# shellcheck shell=bash
-# What scripts/caloria-backup and scripts/caloria-restore-test share: finding
-# caloria_backup_tool (the exporter's own code, which the scripts ask where the
-# database is and whether a backup is complete) and reading its answers.
+# shellcheck shell=bash disable=SC2034,SC2154  # quiet, log_file, outcome_logged: the sourcing script's
+# What scripts/caloria-backup and scripts/caloria-restore-test share: the outcome
+# line they log, their option and tool checks, finding caloria_backup_tool (the
+# exporter's own code, which the scripts ask where the database is and whether a
+# backup is complete) and reading its answers.
 #
 # Sourced, not run. The sourcing script defines PROG (its name, for messages and
-# temp files), fail MESSAGE [STATUS] (logs and exits) and the array temp_files
-# (removed at its exit).
+# temp files), fail MESSAGE [STATUS] (logs and exits), usage_error MESSAGE, the
+# array temp_files (removed at its exit), and the variables log_file (the --log
+# file, or empty), quiet (0 or 1) and outcome_logged (set to 1 here).
 
 readonly TOOL_NAME=caloria_backup_tool
+
+# Writes one outcome line ("SUCCESS ..." or "ERROR ...") to the log file and
+# standard error, in the format the exporter parses:
+#   2026-11-25T02:00:04+00:00 caloria-backup SUCCESS file=... size=... users=3
+# No message holds a password: the scripts never see one.
+log_outcome() {
+  local message=$1 line
+  # One line, whatever a tool printed.
+  message=${message//$'\r'/ }
+  message=${message//$'\n'/ }
+  message=${message//$'\t'/ }
+  line="$(date -Iseconds) $PROG $message"
+  outcome_logged=1
+  if [[ -n $log_file ]]; then
+    # A line cut short by an earlier writer (a full disk, a killed run) ends
+    # without a newline: start a line of our own, or the exporter reads this
+    # outcome with the cut line's time (issue 10, test_faults_backup.py).
+    local sep=""
+    if [[ -s $log_file && -n $(tail -c 1 -- "$log_file" 2>/dev/null || true) ]]; then
+      sep=$'\n'
+    fi
+    if ! printf '%s%s\n' "$sep" "$line" >>"$log_file" 2>/dev/null; then
+      printf '%s: warning: cannot append to the log %s\n' "$PROG" "$log_file" >&2
+    fi
+  fi
+  if [[ $quiet -eq 0 || $message == ERROR* ]]; then
+    printf '%s\n' "$line" >&2
+  fi
+}
+
+warn() {
+  printf '%s: warning: %s\n' "$PROG" "$1" >&2
+}
+
+need_value() {  # option, remaining argument count
+  if [[ $2 -lt 2 ]]; then usage_error "$1 needs a value"; fi
+}
+
+require_tool() {  # tool, Debian package
+  command -v "$1" >/dev/null 2>&1 || fail "$1 not found: install it (Debian package $2)"
+}
 
 new_temp_file() {  # variable name; creates a private temp file, removed at exit
   local path
