@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "config/web_config.h"
+#include "tests/common/hash_shape.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {
@@ -21,20 +22,8 @@ using caloria::fuzz::Require;
 
 std::string g_config_path;
 
-// Whether `text` holds something shaped like a bcrypt hash (as
-// tests/unit/web_config_test.cpp checks): errors may name the prefixes,
-// never a hash.
-bool HoldsAHash(const std::string& text) {
-  for (std::size_t at = text.find("$2"); at != std::string::npos; at = text.find("$2", at + 1)) {
-    const std::string rest = text.substr(at, 20);
-    if (rest.size() == 20 && rest[3] == '$' && rest[6] == '$' &&
-        rest.find_first_not_of("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-                               7) == std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
+// As tests/unit/web_config_test.cpp checks: errors may name the prefixes, never a hash.
+using caloria::testing::HoldsAHash;
 
 bool Same(const caloria::WebConfig& a, const caloria::WebConfig& b) {
   const bool same_tls =

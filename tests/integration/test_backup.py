@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter import REPO_ROOT, Metrics, assert_no_password, clean_env, make_sqlite
+from backup_script import run_backup
+from exporter import Metrics, assert_no_password, make_sqlite
 
-SCRIPT = REPO_ROOT / "scripts" / "caloria-backup"
 PROMTOOL = shutil.which("promtool")
 
 # Script and exporter both read backup names in local time: run both in a
@@ -40,21 +40,6 @@ LATEST_METRICS = (
 
 
 # ---- helpers ----------------------------------------------------------------------
-
-
-def run_backup(url: str, folder: Path, log: Path | None = None, expect_ok: bool = True):
-    args = [str(SCRIPT), "--dir", str(folder), "-q"]
-    if log is not None:
-        args += ["--log", str(log)]
-    env = {k: v for k, v in clean_env({"DATABASE_URL": url, "TZ": TZ}).items()
-           if not k.startswith("BACKUP_") and k != "PGPASSWORD"}
-    result = subprocess.run(args, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                            text=True, timeout=60)
-    if expect_ok:
-        assert result.returncode == 0, f"caloria-backup failed:\n{result.stderr}"
-    else:
-        assert result.returncode != 0, "caloria-backup succeeded where it should fail"
-    return result
 
 
 def newest_backup(folder: Path) -> Path:
@@ -144,7 +129,7 @@ def log(tmp_path):
 
 
 def test_a_fresh_backup_is_healthy(pg, start_exporter, folder, log):
-    run_backup(pg.url(), folder, log)
+    run_backup(pg.url(), folder, TZ, log)
     backup = newest_backup(folder)
     exp = start(start_exporter, pg.url(), folder, log)
 
@@ -187,7 +172,7 @@ def test_a_fresh_backup_is_healthy(pg, start_exporter, folder, log):
 
 def test_a_sqlite_backup_is_verified(tmp_path, start_exporter, folder):
     db = make_sqlite(tmp_path / "app" / "instance" / "caloria.db", users=4)
-    run_backup(f"sqlite:///{db}", folder)
+    run_backup(f"sqlite:///{db}", folder, TZ)
     backup = sorted(folder.glob("caloria_*.db"))[-1]
     exp = start(start_exporter, f"sqlite:///{db}", folder,
                 extra=["--backup.pattern=caloria_*.db"])
@@ -201,7 +186,7 @@ def test_a_sqlite_backup_is_verified(tmp_path, start_exporter, folder):
 
 
 def test_a_truncated_newest_backup_is_corrupt(pg, start_exporter, folder):
-    run_backup(pg.url(), folder)
+    run_backup(pg.url(), folder, TZ)
     good = newest_backup(folder)
     data = good.read_bytes()
     truncated = folder / backup_name(name_time(good.name) + 1)
@@ -221,7 +206,7 @@ def test_a_truncated_newest_backup_is_corrupt(pg, start_exporter, folder):
 
 
 def test_a_flipped_byte_is_corrupt(pg, start_exporter, folder):
-    run_backup(pg.url(), folder)
+    run_backup(pg.url(), folder, TZ)
     good = newest_backup(folder)
     data = bytearray(good.read_bytes())
     data[len(data) // 2] ^= 0xFF  # inside the deflate stream: header and trailer intact
@@ -239,7 +224,7 @@ def test_a_flipped_byte_is_corrupt(pg, start_exporter, folder):
 
 
 def test_a_backup_older_than_the_retention_degrades(pg, start_exporter, folder):
-    run_backup(pg.url(), folder)
+    run_backup(pg.url(), folder, TZ)
     good = newest_backup(folder)
     stale = folder / backup_name(time.time() - 8 * 86400)
     shutil.copyfile(good, stale)
@@ -260,7 +245,7 @@ def test_a_backup_older_than_the_retention_degrades(pg, start_exporter, folder):
 
 
 def test_a_backup_older_than_max_age_is_unhealthy(pg, start_exporter, folder):
-    run_backup(pg.url(), folder)
+    run_backup(pg.url(), folder, TZ)
     good = newest_backup(folder)
     old = folder / backup_name(time.time() - 2 * 3600)
     good.rename(old)
@@ -278,7 +263,7 @@ def test_a_backup_older_than_max_age_is_unhealthy(pg, start_exporter, folder):
 
 
 def test_all_backups_deleted(pg, start_exporter, folder):
-    run_backup(pg.url(), folder)
+    run_backup(pg.url(), folder, TZ)
     exp = start(start_exporter, pg.url(), folder)
     wait_backup(exp, "the backup verified", verified_is(1))
     for path in folder.iterdir():
@@ -297,7 +282,7 @@ def test_all_backups_deleted(pg, start_exporter, folder):
 
 
 def test_a_missing_folder_is_reported_and_the_exporter_keeps_serving(pg, start_exporter, folder):
-    run_backup(pg.url(), folder)
+    run_backup(pg.url(), folder, TZ)
     exp = start(start_exporter, pg.url(), folder)
     wait_backup(exp, "the backup verified", verified_is(1))
     shutil.rmtree(folder)
@@ -314,7 +299,7 @@ def test_a_missing_folder_is_reported_and_the_exporter_keeps_serving(pg, start_e
     assert m.get("caloria_database_up") == 1
 
     # The folder comes back with a backup: so does the check.
-    run_backup(pg.url(), folder)
+    run_backup(pg.url(), folder, TZ)
     wait_backup(exp, "the backup check recovered",
                 lambda m, s, b: m.get("caloria_backup_directory_readable") == 1
                 and m.get("caloria_backup_latest_verified") == 1)
@@ -324,7 +309,7 @@ def test_a_missing_folder_is_reported_and_the_exporter_keeps_serving(pg, start_e
 
 
 def test_a_backup_with_far_fewer_users_than_live_degrades(pg, start_exporter, folder):
-    run_backup(pg.url(), folder)  # 3 users
+    run_backup(pg.url(), folder, TZ)  # 3 users
     values = ", ".join(f"('new{i}@example.com')" for i in range(10))
     pg.sql(f"INSERT INTO users (email) VALUES {values}")  # 13 live
     exp = start(start_exporter, pg.url(), folder)
@@ -341,10 +326,10 @@ def test_a_backup_with_far_fewer_users_than_live_degrades(pg, start_exporter, fo
 
 
 def test_a_log_error_newer_than_the_last_success(pg, start_exporter, folder, log):
-    run_backup(pg.url(), folder, log)
+    run_backup(pg.url(), folder, TZ, log)
     # The log has one-second resolution: the failure must come a second later.
     time.sleep(1.05 - (time.time() % 1))
-    failed = run_backup(pg.url(password="wrong-pw"), folder, log, expect_ok=False)
+    failed = run_backup(pg.url(password="wrong-pw"), folder, TZ, log, expect_ok=False)
     assert "ERROR" in failed.stderr
     exp = start(start_exporter, pg.url(), folder, log)
 
@@ -365,7 +350,7 @@ def test_a_log_error_newer_than_the_last_success(pg, start_exporter, folder, log
 def test_a_backup_made_after_the_exporter_started_is_picked_up(pg, start_exporter, folder, log):
     exp = start(start_exporter, pg.url(), folder, log)
     wait_backup(exp, "no backup yet", lambda m, s, b: s == 503 and b["files"] == 0)
-    run_backup(pg.url(), folder, log)
+    run_backup(pg.url(), folder, TZ, log)
     backup = newest_backup(folder)
     # The script renames the backup into place before it logs its SUCCESS line: a
     # poll in between sees the file (and may verify it) before the log has the line.

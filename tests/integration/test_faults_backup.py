@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter import REPO_ROOT, Exporter, clean_env
+from backup_script import run_backup
+from exporter import Exporter
 from faults import (ScrapeWatch, TURNS_WITHIN, UnprivilegedExporter, assert_same_process,
                     can_drop_privileges, is_healthy, is_unhealthy, wait_check)
 
-SCRIPT = REPO_ROOT / "scripts" / "caloria-backup"
 PATHS = ("/metrics", "/health", "/health/backup")
 TZ = "UTC0"  # the exporter and the script read backup names in this zone
 # The first verification runs on the worker thread, one poll after the file
@@ -42,21 +42,6 @@ VERIFIED_WITHIN = TURNS_WITHIN + 4
 
 def backup_name(epoch: float) -> str:
     return f"caloria_{datetime.fromtimestamp(epoch, timezone.utc):%Y%m%d_%H%M%S}.sql.gz"
-
-
-def run_backup(url: str, folder: Path, log: Path | None = None, expect_ok: bool = True):
-    args = [str(SCRIPT), "--dir", str(folder), "-q"]
-    if log is not None:
-        args += ["--log", str(log)]
-    env = {k: v for k, v in clean_env({"DATABASE_URL": url, "TZ": TZ}).items()
-           if not k.startswith("BACKUP_") and k != "PGPASSWORD"}
-    result = subprocess.run(args, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                            text=True, timeout=60)
-    if expect_ok:
-        assert result.returncode == 0, f"caloria-backup failed:\n{result.stderr}"
-    else:
-        assert result.returncode != 0, "caloria-backup succeeded where it should fail"
-    return result
 
 
 def problems(body: dict) -> str:
@@ -95,7 +80,7 @@ def made(postgres_server, tmp_path_factory):
     postgres_server.reset_users()
     root = tmp_path_factory.mktemp("made")
     log = root / "backup.log"
-    run_backup(postgres_server.url(), root / "backups", log)
+    run_backup(postgres_server.url(), root / "backups", TZ, log)
     backup = sorted((root / "backups").glob("caloria_*.sql.gz"))[-1]
     return backup.read_bytes(), log.read_text()
 
@@ -341,7 +326,7 @@ def test_backup_log_rotated(pg, start_exporter, folder, log):
         assert str(log) in problems(body), body
         assert body["status"] == "degraded", body
         time.sleep(1.05 - time.time() % 1)  # the log has one-second resolution
-        run_backup(pg.url(), folder, log)  # creates the new log with its line
+        run_backup(pg.url(), folder, TZ, log)  # creates the new log with its line
         _, body = wait_check(exp, "backup", "healthy with the new log's success",
                              lambda s, b: verified(s, b) and "log" not in problems(b)
                              and (log_success(exp) or 0) > first, timeout=VERIFIED_WITHIN)
@@ -373,7 +358,7 @@ def test_backup_log_truncated(pg, start_exporter, folder, log):
         status, body = wait_check(exp, "backup", "the cut line ignored", is_healthy)
         assert body.get("log_last_success") is None and body.get("log_last_error") is None, body
         time.sleep(1.05 - time.time() % 1)  # the log has one-second resolution
-        run_backup(pg.url(), folder, log)
+        run_backup(pg.url(), folder, TZ, log)
         wait_check(exp, "backup", "the next run's success read with its own time",
                    lambda s, b: verified(s, b) and (log_success(exp) or 0) > first,
                    timeout=VERIFIED_WITHIN)
@@ -465,7 +450,7 @@ def test_disk_full_for_the_backups_and_the_log(pg, start_exporter, full_disk, ma
         first = log_success(exp)
         with ScrapeWatch(exp, PATHS) as watch:
             filler = fill(full_disk)
-            failed = run_backup(pg.url(), folder, log, expect_ok=False)
+            failed = run_backup(pg.url(), folder, TZ, log, expect_ok=False)
             assert "space" in failed.stderr.lower() or "No space" in failed.stderr, failed.stderr
             # The exporter logs, to its full disk, on a reload: it must answer.
             reload = exp.get("/-/reload", method="POST", data=b"")
@@ -475,7 +460,7 @@ def test_disk_full_for_the_backups_and_the_log(pg, start_exporter, full_disk, ma
             assert log_success(exp) == first, "a success that was never logged appeared"
             assert not list(folder.glob(".caloria_*")), "the failed run left a temp file"
             filler.unlink()
-            run_backup(pg.url(), folder, log)
+            run_backup(pg.url(), folder, TZ, log)
             wait_check(exp, "backup", "healthy after the next run", verified,
                        timeout=VERIFIED_WITHIN)
         watch.assert_responsive(min_scrapes=20)

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/common/hash_shape.h"
 #include "tests/unit/test_support.h"
 
 namespace caloria {
@@ -20,20 +21,7 @@ using ::caloria::testing::TempDir;
 // The toolkit's dummy hash (web/handler.go), of "fakepassword".
 constexpr const char* kHash = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
 
-// Whether `text` holds something shaped like a bcrypt hash: "$2", a letter,
-// "$", a cost, "$", then salt and hash characters. The error messages may
-// name the prefixes ($2y$ and so on); they must never hold a hash.
-bool HoldsAHash(const std::string& text) {
-  for (std::size_t at = text.find("$2"); at != std::string::npos; at = text.find("$2", at + 1)) {
-    const std::string rest = text.substr(at, 20);
-    if (rest.size() == 20 && rest[3] == '$' && rest[6] == '$' &&
-        rest.find_first_not_of("./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-                               7) == std::string::npos) {
-      return true;
-    }
-  }
-  return false;
-}
+using ::caloria::testing::HoldsAHash;
 
 void Write(const std::string& path, const std::string& text) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
