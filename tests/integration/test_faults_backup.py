@@ -464,7 +464,11 @@ def test_disk_full_for_the_backups_and_the_log(pg, start_exporter, full_disk, ma
             wait_check(exp, "backup", "healthy after the next run", verified,
                        timeout=VERIFIED_WITHIN)
         watch.assert_responsive(min_scrapes=20)
-        assert (log_success(exp) or 0) > (first or 0)
+        # The healed run renames its backup into place before it appends its
+        # log line: a poll between the two verifies the backup and reads the
+        # old log, so the line is waited for, not asserted at once.
+        exp.wait_for("the healed run's success read from the log",
+                     lambda: (log_success(exp) or 0) > (first or 0), timeout=TURNS_WITHIN)
         assert_same_process(exp, pid)
     finally:
         exp.stop()
