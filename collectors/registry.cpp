@@ -57,13 +57,16 @@ std::vector<FlagGroup> CollectorRegistry::FlagGroups() const {
   return groups;
 }
 
-Result<CollectorList> CollectorRegistry::Build(const CollectorContext& context) const {
+Status CollectorRegistry::CheckFlags(const FlagValues& flags) const {
   for (const auto& spec : specs_) {
     if (!spec.check_flags) continue;
-    if (Status checked = spec.check_flags(context.config.flags); !checked) {
-      return Fail(checked.error());
-    }
+    if (Status checked = spec.check_flags(flags); !checked) return checked;
   }
+  return {};
+}
+
+Result<CollectorList> CollectorRegistry::Build(const CollectorContext& context) const {
+  if (Status checked = CheckFlags(context.config.flags); !checked) return Fail(checked.error());
   CollectorList collectors;
   for (const auto& spec : specs_) {
     if (!context.config.flags.Switch(SwitchName(spec), spec.enabled_by_default)) continue;

@@ -69,6 +69,10 @@ class CollectorRegistry {
   // --[no-]collector.NAME switch and its flags.
   std::vector<FlagGroup> FlagGroups() const;
 
+  // Checks every collector's flags, switched on or off: a reload checks a
+  // target's new settings with it before it takes them.
+  Status CheckFlags(const FlagValues& flags) const;
+
   // Checks every collector's flags, then builds those switched on
   // (--collector.NAME / --no-collector.NAME, else their default), in run order.
   Result<CollectorList> Build(const CollectorContext& context) const;

@@ -1,6 +1,10 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <array>
+#include <filesystem>
+
+#include "config/targets_file.h"
 
 namespace caloria {
 
@@ -30,11 +34,19 @@ std::vector<FlagGroup> ExporterFlagGroups() {
         {"web.idle-timeout", "DURATION",
          "How long a kept-alive connection may wait for its next request (default 2m)."}}},
       {"The app's database", std::nullopt, DatabaseLocationFlags()},
+      {"Many apps",
+       std::nullopt,
+       {{"config.file", "PATH",
+         "YAML file naming the apps to watch, each as a target with its own database, backups "
+         "and app (docs/configuration.md#many-targets; default none: the one app the flags "
+         "describe). The other flags of an app are the default of every target."}}},
       {"Polling",
        std::nullopt,
        {{"collector.interval", "DURATION", "How often collectors run (default 15s)."},
         {"collector.timeout", "DURATION",
-         "Deadline for each collector run, every database call included (default 5s)."}}},
+         "Deadline for each collector run, every database call included (default 5s)."},
+        {"collector.max-parallel", "N",
+         "Targets polled at the same time at most, each on its own connection (default 4)."}}},
       {"Logging",
        std::nullopt,
        {{"log.level", "LEVEL", "debug, info, warn or error (default info)."},
@@ -106,6 +118,56 @@ Result<WebSettings> LoadWebSettings(const FlagValues& flags, const std::string& 
   return web;
 }
 
+// The flags that say where one app's database is: with a targets file each
+// target says it for itself, and one value on the command line for all of
+// them would point every target at the same database.
+constexpr std::array<const char*, 2> kPerTargetOnly = {"app.env-file", "database.url-file"};
+
+// --config.file: one Target per entry, each found as its app finds its
+// database, from the target's own env file, URL file or url alone: the
+// exporter's environment (DATABASE_URL, FLASK_ENV) is not the apps'.
+Status LoadTargets(const std::string& file, const FlagValues& flags, const std::string& current_dir,
+                   Config& config) {
+  for (const char* flag : kPerTargetOnly) {
+    if (flags.Get(flag)) {
+      return Fail(std::string("--") + flag +
+                  " cannot be combined with --config.file: give each target its own in the file "
+                  "(env_file, url_file)");
+    }
+  }
+  const std::string path = file.empty() || file.front() == '/' ? file : current_dir + "/" + file;
+  Result<TargetsFile> targets = LoadTargetsFile(path);
+  if (!targets) return Fail(targets.error());
+  config.targets_file = targets->path;
+  const std::string folder = std::filesystem::path(targets->path).parent_path().string();
+  for (const TargetSpec& spec : targets->targets) {
+    FlagValues merged = flags;
+    merged.Unset("config.file");
+    spec.settings.ForEach(
+        [&merged](const std::string& name, const std::string& value) { merged.Set(name, value); });
+    const EnvLookup target_env = [&spec](const std::string& name) -> std::optional<std::string> {
+      if (name == "DATABASE_URL" && spec.url) return spec.url->Reveal();
+      return std::nullopt;
+    };
+    // Relative paths (a relative sqlite:/// url, DATABASE_URL_FILE in no env
+    // file) are the file's, as its other paths are.
+    Result<DatabaseLocation> database =
+        LocateDatabase(merged, target_env, folder, ConfigSource::kConfigFile);
+    if (!database) {
+      std::string error = database.error();
+      if (spec.url) error = spec.url->ScrubFrom(error);
+      return Fail("--config.file " + targets->path + ": target " + spec.name + ": " + error);
+    }
+    if (database->source == ConfigSource::kConfigFile) {
+      database->origin = "the url of target " + spec.name + " in " + targets->path;
+    }
+    database->files_read.push_back(targets->path);
+    config.targets.push_back({spec.name, std::move(*database), std::move(merged)});
+  }
+  config.database = config.targets.front().database;
+  return {};
+}
+
 }  // namespace
 
 Result<Config> LoadConfig(const FlagValues& flags, const EnvLookup& process_env,
@@ -150,10 +212,28 @@ Result<Config> LoadConfig(const FlagValues& flags, const EnvLookup& process_env,
     if (!format) return Fail("--log.format='" + *value + "': use logfmt or json");
     config.log_format = *format;
   }
+  const Result<long long> max_parallel =
+      IntegerFlag(flags, "collector.max-parallel", config.max_parallel, 1, 64);
+  if (!max_parallel) return Fail(max_parallel.error());
+  config.max_parallel = static_cast<int>(*max_parallel);
+  if (auto file = flags.Get("config.file")) {
+    Status targets = LoadTargets(*file, flags, current_dir, config);
+    if (!targets) return Fail(targets.error());
+    return config;
+  }
   Result<DatabaseLocation> database = LocateDatabase(flags, process_env, current_dir);
   if (!database) return Fail(database.error());
   config.database = std::move(*database);
+  config.targets.push_back({"", config.database, flags});
   return config;
+}
+
+Config ConfigForTarget(const Config& config, const Target& target) {
+  Config one = config;
+  one.database = target.database;
+  one.flags = target.flags;
+  one.targets = {target};
+  return one;
 }
 
 }  // namespace caloria

@@ -27,6 +27,15 @@ struct WebSettings {
   Duration idle_timeout = std::chrono::minutes(2);   // between requests on a kept-alive connection
 };
 
+// One app the exporter watches. Without --config.file there is one, the
+// app the flags describe, named "" (no target label); with it, one per
+// entry of the file.
+struct Target {
+  std::string name;
+  DatabaseLocation database;  // found as that app finds it
+  FlagValues flags;           // the command line's, with the target's settings over them
+};
+
 // The exporter's own settings, parsed and validated once at startup and
 // immutable afterwards. Each collector reads its own flags from `flags`
 // (collectors/registry.h); the password lives only in the URL's Secret.
@@ -36,12 +45,20 @@ struct Config {
   WebSettings web;
   Duration interval = std::chrono::seconds(15);
   Duration timeout = std::chrono::seconds(5);
+  int max_parallel = 4;  // targets polled at once (--collector.max-parallel)
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kLogfmt;
 
   DatabaseLocation database;  // the app's database, found as the app finds it
   FlagValues flags;           // every flag as given, for the collectors' own settings
+
+  std::string targets_file;     // --config.file, absolute; empty without it
+  std::vector<Target> targets;  // never empty: the file's, else the one the flags describe
 };
+
+// What one target's collectors see: `config` with that target's database
+// and flags in place of the command line's.
+Config ConfigForTarget(const Config& config, const Target& target);
 
 // The exporter's own flags, as --help groups them; the collectors add theirs.
 std::vector<FlagGroup> ExporterFlagGroups();

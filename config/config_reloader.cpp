@@ -1,8 +1,10 @@
 #include "config/config_reloader.h"
 
-#include <fstream>
 #include <functional>
 #include <iterator>
+#include <set>
+
+#include "core/bounded_file.h"
 
 namespace caloria {
 namespace {
@@ -13,29 +15,32 @@ constexpr std::size_t kMaxWatchedBytes = 1024 * 1024;
 // cheap for an env file, and unlike mtime it sees an edit within the same
 // second and ignores a touch.
 std::optional<std::size_t> ContentHash(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::string text(kMaxWatchedBytes, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (in.bad()) return std::nullopt;
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  return std::hash<std::string>{}(text);
+  const Result<std::string> text = ReadBoundedFile(path, kMaxWatchedBytes);
+  if (!text) return std::nullopt;
+  return std::hash<std::string>{}(*text);
 }
 
 }  // namespace
 
-ConfigReloader::ConfigReloader(Loader load, ConfigStore& store, Logger& logger)
-    : load_(std::move(load)), store_(store), logger_(logger) {
+ConfigReloader::ConfigReloader(Loader load, ConfigStore& store, Logger& logger,
+                               std::chrono::milliseconds min_check_gap)
+    : load_(std::move(load)), store_(store), logger_(logger), min_check_gap_(min_check_gap) {
   status_.last_success = std::chrono::system_clock::now();
   fingerprints_ = Fingerprint(*store_.Latest());
 }
 
 ConfigReloader::Fingerprints ConfigReloader::Fingerprint(const Config& config) {
-  Fingerprints fingerprints;
-  for (const auto& path : config.database.files_read) fingerprints[path] = ContentHash(path);
+  // Every target's env file and URL file, and the targets file itself (each
+  // target lists it), each hashed once.
+  std::set<std::string> paths(config.database.files_read.begin(), config.database.files_read.end());
+  for (const auto& target : config.targets) {
+    paths.insert(target.database.files_read.begin(), target.database.files_read.end());
+  }
   // The web-config file and the certificate, key and client CA it names: a
   // rotated certificate is served without a restart.
-  for (const auto& path : config.web.config.files_read) fingerprints[path] = ContentHash(path);
+  paths.insert(config.web.config.files_read.begin(), config.web.config.files_read.end());
+  Fingerprints fingerprints;
+  for (const auto& path : paths) fingerprints[path] = ContentHash(path);
   return fingerprints;
 }
 
@@ -71,6 +76,11 @@ Status ConfigReloader::Reload(const std::string& why) {
 bool ConfigReloader::ReloadIfFilesChanged() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    // Each target's config collector asks at each of its polls: with many
+    // targets the files are hashed at most this often, once for all.
+    if (last_check_ && now - *last_check_ < min_check_gap_) return false;
+    last_check_ = now;
     const Fingerprints& known = rejected_.empty() ? fingerprints_ : rejected_;
     if (Fingerprint(*store_.Latest()) == known) return false;
   }

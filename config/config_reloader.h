@@ -33,14 +33,18 @@ class ConfigReloader {
   // `load` builds a Config from the startup flags and environment
   // (LoadConfig); the store holds the Config built at startup.
   using Loader = std::function<Result<Config>()>;
-  ConfigReloader(Loader load, ConfigStore& store, Logger& logger);
+  // ReloadIfFilesChanged looks at the files at most once per
+  // `min_check_gap`.
+  ConfigReloader(Loader load, ConfigStore& store, Logger& logger,
+                 std::chrono::milliseconds min_check_gap = std::chrono::seconds(1));
 
   // Loads and, if valid, publishes. `why` names the trigger for the log.
   Status Reload(const std::string& why);
 
   // Reloads when a file the configuration in force was read from has
   // changed, appeared or disappeared since it was read. Returns whether it
-  // reloaded. Reads only small files, each at most 1 MiB.
+  // reloaded. Reads only small files, each at most 1 MiB, and at most once a
+  // second (many targets each ask at every poll).
   bool ReloadIfFilesChanged();
 
   ReloadStatus LastReload() const;
@@ -57,6 +61,8 @@ class ConfigReloader {
   ReloadStatus status_;
   Fingerprints fingerprints_;  // of the files behind the configuration in force
   Fingerprints rejected_;      // of the files behind the last rejected one
+  std::chrono::milliseconds min_check_gap_;
+  std::optional<std::chrono::steady_clock::time_point> last_check_;
 };
 
 }  // namespace caloria

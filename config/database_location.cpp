@@ -32,6 +32,7 @@ std::string Trim(const std::string& text) {
 struct Lookup {
   const EnvLookup& process_env;
   const DotenvFile& env_file;
+  ConfigSource process_source;  // kConfigFile: a target's url stands in for the environment
 
   struct Found {
     std::string value;
@@ -42,7 +43,7 @@ struct Lookup {
     return FromEnvFile(name);
   }
   std::optional<Found> FromProcess(const std::string& name) const {
-    if (auto value = process_env(name)) return Found{*value, ConfigSource::kEnvironment};
+    if (auto value = process_env(name)) return Found{*value, process_source};
     return std::nullopt;
   }
   std::optional<Found> FromEnvFile(const std::string& name) const {
@@ -62,6 +63,8 @@ std::string DescribeSource(ConfigSource source, const std::string& variable,
       return "the environment variable " + variable;
     case ConfigSource::kEnvFile:
       return variable + " in the env file " + env_file.value_or("");
+    case ConfigSource::kConfigFile:
+      return "the target's url in --config.file";  // LoadTargets names the target and file
     case ConfigSource::kDefault:
       return "the app's default";
   }
@@ -283,6 +286,8 @@ const char* ConfigSourceName(ConfigSource source) {
       return "environment";
     case ConfigSource::kEnvFile:
       return "env_file";
+    case ConfigSource::kConfigFile:
+      return "config_file";
     case ConfigSource::kDefault:
       return "default";
   }
@@ -319,7 +324,8 @@ std::vector<FlagSpec> DatabaseLocationFlags() {
 }
 
 Result<DatabaseLocation> LocateDatabase(const FlagValues& flags, const EnvLookup& process_env,
-                                        const std::string& current_dir) {
+                                        const std::string& current_dir,
+                                        ConfigSource process_source) {
   DatabaseLocation location;
   if (auto value = flags.Get("database.sqlite-relative-to")) {
     if (*value == "instance") {
@@ -337,7 +343,7 @@ Result<DatabaseLocation> LocateDatabase(const FlagValues& flags, const EnvLookup
     if (path->empty()) return Fail("--app.env-file is empty: give the path of the app's .env");
     env_file = LoadEnvFile(location, *path, process_env, current_dir);
   }
-  const Lookup lookup{process_env, env_file};
+  const Lookup lookup{process_env, env_file, process_source};
   if (Status url = ResolveDatabaseUrl(location, flags, lookup, current_dir); !url) {
     return Fail(url.error());
   }

@@ -14,7 +14,8 @@ namespace caloria {
 
 // Where the database URL came from, highest precedence first; the value of
 // the source label of caloria_config_info.
-enum class ConfigSource { kFlag, kEnvironment, kEnvFile, kDefault };
+// kConfigFile: a target's `url` in --config.file (config/targets_file.h).
+enum class ConfigSource { kFlag, kEnvironment, kEnvFile, kConfigFile, kDefault };
 const char* ConfigSourceName(ConfigSource source);
 
 enum class ExpectedType { kPostgresql, kSqlite, kAny };
@@ -71,8 +72,11 @@ std::vector<FlagSpec> DatabaseLocationFlags();
 // process environment > env file (python-dotenv rules) > the app's default
 // sqlite:///caloria.db. A usage error (unparsable URL, unreadable URL file, a
 // bad flag value) is an Error; everything the app itself would survive is a
-// Problem in the location.
+// Problem in the location. `process_source` names what `process_env` is in
+// messages and caloria_config_info: kConfigFile for a target of
+// --config.file, whose url stands in for the app's environment.
 Result<DatabaseLocation> LocateDatabase(const FlagValues& flags, const EnvLookup& process_env,
-                                        const std::string& current_dir);
+                                        const std::string& current_dir,
+                                        ConfigSource process_source = ConfigSource::kEnvironment);
 
 }  // namespace caloria

@@ -41,6 +41,12 @@ class FlagValues {
   std::optional<std::string> Get(const std::string& name) const;
   bool Switch(const std::string& name, bool default_on) const;
   void Set(const std::string& name, std::string value) { values_[name] = std::move(value); }
+  void Unset(const std::string& name) { values_.erase(name); }
+  template <typename Visit>
+  void ForEach(Visit visit) const {
+    for (const auto& [name, value] : values_) visit(name, value);
+  }
+  bool operator==(const FlagValues& other) const { return values_ == other.values_; }
 
  private:
   std::map<std::string, std::string> values_;

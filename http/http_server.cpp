@@ -54,17 +54,23 @@ const char* RefusalReason(ConnectionLimiter::Refusal refusal) {
              : "too many connections (--web.max-connections)";
 }
 
-// The path of a request target: origin form ("/metrics?x=1") or absolute
-// form ("http://host:9841/metrics"), without the query; empty when the
-// target is neither (the "*" of OPTIONS, an authority).
-std::string TargetPath(beast::string_view target) {
+// The path and query of a request target: origin form ("/probe?target=a")
+// or absolute form ("http://host:9841/metrics"), without the fragment; the
+// path is empty when the target is neither (the "*" of OPTIONS, an
+// authority).
+HttpRequest RoutedRequest(beast::string_view method, beast::string_view target) {
+  HttpRequest routed{std::string(method), "", ""};
   std::string text(target.data(), target.size());
   if (text.rfind("http://", 0) == 0 || text.rfind("https://", 0) == 0) {
     const std::size_t slash = text.find('/', text.find("://") + 3);
     text = slash == std::string::npos ? "/" : text.substr(slash);
   }
-  if (text.empty() || text.front() != '/') return "";
-  return text.substr(0, text.find_first_of("?#"));
+  if (text.empty() || text.front() != '/') return routed;
+  text = text.substr(0, text.find('#'));
+  const std::size_t question = text.find('?');
+  routed.path = text.substr(0, question);
+  if (question != std::string::npos) routed.query = text.substr(question + 1);
+  return routed;
 }
 
 }  // namespace
@@ -193,11 +199,10 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
       return Reject(431, "431 too many request headers\n");
     }
     keep_alive_ = request.keep_alive();
-    const std::string path = TargetPath(request.target());
-    if (path.empty()) return Reject(400, "400 bad request: the target must be a path\n");
-    HttpRequest routed{std::string(request.method_string()), path};
+    HttpRequest routed = RoutedRequest(request.method_string(), request.target());
+    if (routed.path.empty()) return Reject(400, "400 bad request: the target must be a path\n");
     const std::shared_ptr<const WebSecurity> security = state_->Security();
-    if (!security->NeedsAuth(path)) return Respond(Route(routed), *security);
+    if (!security->NeedsAuth(routed.path)) return Respond(Route(routed), *security);
     CheckAuth(std::move(routed), security, std::string(request[http::field::authorization]));
   }
 

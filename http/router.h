@@ -13,7 +13,8 @@ namespace caloria {
 
 struct HttpRequest {
   std::string method;
-  std::string path;  // without the query string
+  std::string path;     // without the query string
+  std::string query{};  // after the '?', as sent (not decoded); empty without one
 };
 
 struct HttpResponse {
@@ -26,6 +27,13 @@ struct HttpResponse {
 
 // Maps a request to one of the pre-rendered pages: pure, so every rule
 // (404, 405, HEAD) is unit-tested without a socket.
+//
+// With --config.file, /probe?target=NAME serves that target's metrics and
+// /health?target=NAME, /health/CHECK?target=NAME its health pages, all from
+// the latest poll: a request never starts a query. NAME must be a target
+// of the file: anything that is not a target name (a URL, a host:port, a
+// path, anything percent-encoded) is refused with 400, an unknown name with
+// 404, so the exporter can never be turned into a proxy.
 class Router {
  public:
   // Health pages older than `stale_after` answer 503: a poller stuck past
@@ -47,6 +55,11 @@ class Router {
 
  private:
   const RenderedPage* Find(const std::string& path, const Pages& pages) const;
+  HttpResponse Serve(const HttpRequest& request, const RenderedPage& page,
+                     std::chrono::system_clock::time_point taken_at,
+                     std::chrono::system_clock::time_point now) const;
+  HttpResponse RouteTarget(const HttpRequest& request, const std::string& target,
+                           const Pages* pages, std::chrono::system_clock::time_point now) const;
 
   HttpResponse Reload(const HttpRequest& request) const;
 

@@ -2,6 +2,7 @@
 
 #include <prometheus/metric_family.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,12 +29,18 @@ struct CollectorOutcome {
 // Everything one poll found, complete and immutable once assembled: the
 // renderers read it and nothing else.
 struct Snapshot {
+  std::string target;  // "" for the one target the flags describe
   SystemTime taken_at;
   std::vector<prometheus::MetricFamily> families;  // sorted by name
   std::vector<HealthCheck> checks;                 // "configuration" always present
   HealthStatus status = HealthStatus::kHealthy;    // the worst check's
 
   const HealthCheck* FindCheck(const std::string& name) const;
+};
+
+// The latest snapshot of every target, in the order of the target list.
+struct FleetSnapshot {
+  std::vector<std::shared_ptr<const Snapshot>> targets;
 };
 
 struct BuildInfo {

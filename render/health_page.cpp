@@ -1,5 +1,6 @@
 #include "render/health_page.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace caloria {
@@ -43,6 +44,29 @@ RenderedPage RenderCheckPage(const Snapshot& snapshot, const std::string& check_
   nlohmann::ordered_json body = check->details;
   body["status"] = HealthStatusName(check->status);
   return {HttpStatusFor(check->status), kJson, Dump(body)};
+}
+
+RenderedPage RenderFleetHealthPage(const std::vector<const Snapshot*>& snapshots,
+                                   const std::string& version) {
+  HealthStatus worst = HealthStatus::kHealthy;
+  SystemTime oldest = SystemTime::max();
+  auto targets = nlohmann::ordered_json::object();
+  for (const Snapshot* snapshot : snapshots) {
+    worst = std::max(worst, snapshot->status);
+    oldest = std::min(oldest, snapshot->taken_at);
+    nlohmann::ordered_json entry;
+    entry["status"] = HealthStatusName(snapshot->status);
+    entry["timestamp"] = FormatIsoMicros(snapshot->taken_at);
+    auto& checks = entry["checks"] = nlohmann::ordered_json::object();
+    for (const auto& check : snapshot->checks) checks[check.name] = HealthStatusName(check.status);
+    targets[snapshot->target] = std::move(entry);
+  }
+  nlohmann::ordered_json body;
+  body["status"] = HealthStatusName(worst);
+  body["version"] = version;
+  if (!snapshots.empty()) body["timestamp"] = FormatIsoMicros(oldest);
+  body["targets"] = std::move(targets);
+  return {HttpStatusFor(worst), kJson, Dump(body)};
 }
 
 }  // namespace caloria

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "poll/snapshot.h"
 #include "render/pages.h"
@@ -18,5 +19,11 @@ RenderedPage RenderHealthPage(const Snapshot& snapshot, const std::string& versi
 // GET /health/<check>, e.g. /health/database in the seed's format: the
 // check's own details. A check the snapshot lacks renders as unhealthy.
 RenderedPage RenderCheckPage(const Snapshot& snapshot, const std::string& check_name);
+
+// GET /health with --config.file: the worst status of every target, and
+// each target's status and the status of each of its checks; the details
+// are on /health?target=NAME.
+RenderedPage RenderFleetHealthPage(const std::vector<const Snapshot*>& snapshots,
+                                   const std::string& version);
 
 }  // namespace caloria

@@ -28,14 +28,21 @@ std::string EscapeHtml(const std::string& text) {
   return out;
 }
 
+std::string Head(const std::string& version) {
+  return "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Caloria Exporter</title>"
+         "</head>\n<body>\n<h1>Caloria Exporter</h1>\n<p>Version " +
+         EscapeHtml(version) + ". ";
+}
+
+constexpr const char* kTail = "</ul>\n</body>\n</html>\n";
+constexpr const char* kHtml = "text/html; charset=utf-8";
+
 }  // namespace
 
 RenderedPage RenderLandingPage(const Snapshot& snapshot, const std::string& telemetry_path,
                                const std::string& version) {
   std::ostringstream html;
-  html << "<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\"><title>Caloria Exporter</title>"
-          "</head>\n<body>\n<h1>Caloria Exporter</h1>\n<p>Version "
-       << EscapeHtml(version) << ". Status: <strong>" << HealthStatusName(snapshot.status)
+  html << Head(version) << "Status: <strong>" << HealthStatusName(snapshot.status)
        << "</strong> as of " << FormatIsoMicros(snapshot.taken_at) << ".</p>\n<ul>\n"
        << "<li><a href=\"" << EscapeHtml(telemetry_path) << "\">Metrics</a></li>\n"
        << "<li><a href=\"/health\">/health</a></li>\n";
@@ -43,8 +50,26 @@ RenderedPage RenderLandingPage(const Snapshot& snapshot, const std::string& tele
     html << "<li><a href=\"/health/" << EscapeHtml(check.name) << "\">/health/"
          << EscapeHtml(check.name) << "</a>: " << HealthStatusName(check.status) << "</li>\n";
   }
-  html << "</ul>\n</body>\n</html>\n";
-  return {200, "text/html; charset=utf-8", html.str()};
+  html << kTail;
+  return {200, kHtml, html.str()};
+}
+
+RenderedPage RenderFleetLandingPage(const std::vector<const Snapshot*>& snapshots,
+                                    const std::string& telemetry_path, const std::string& version) {
+  std::ostringstream html;
+  html << Head(version) << snapshots.size() << " targets.</p>\n<ul>\n"
+       << "<li><a href=\"" << EscapeHtml(telemetry_path) << "\">Metrics</a> of every target</li>\n"
+       << "<li><a href=\"/health\">/health</a> of every target</li>\n";
+  for (const Snapshot* snapshot : snapshots) {
+    // Target names are [A-Za-z0-9_.-]: nothing to encode in a query.
+    const std::string name = EscapeHtml(snapshot->target);
+    html << "<li>" << name << ": <strong>" << HealthStatusName(snapshot->status)
+         << "</strong> as of " << FormatIsoMicros(snapshot->taken_at)
+         << " (<a href=\"/probe?target=" << name
+         << "\">metrics</a>, <a href=\"/health?target=" << name << "\">/health</a>)</li>\n";
+  }
+  html << kTail;
+  return {200, kHtml, html.str()};
 }
 
 }  // namespace caloria

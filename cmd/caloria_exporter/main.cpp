@@ -24,6 +24,7 @@
 #include "http/http_server.h"
 #include "http/router.h"
 #include "http/web_security.h"
+#include "poll/fleet.h"
 #include "poll/poller.h"
 #include "render/page_store.h"
 #include "render/pages.h"
@@ -49,39 +50,55 @@ std::vector<FlagGroup> AllFlagGroups() {
   return groups;
 }
 
-void LogStartup(const Config& config, const CollectorList& collectors, Logger& logger) {
-  logger.Info("starting caloria_exporter", {{"version", kVersion}, {"revision", kRevision}});
-  const DatabaseLocation& database = config.database;
-  logger.Info("effective configuration",
-              {{"database_type", DatabaseTypeName(database.url.type)},
-               {"database_url", database.url.Redacted()},
-               {"url_source", ConfigSourceName(database.source)},
-               {"url_origin", database.origin},
-               {"expected_type", ExpectedTypeName(database.expected_type)},
-               {"expected_type_reason", database.expected_type_reason},
-               {"env_file", database.env_file.value_or("")},
-               {"listen_address", config.listen.text},
-               {"telemetry_path", config.telemetry_path},
-               {"interval", FormatDuration(config.interval)},
-               {"timeout", FormatDuration(config.timeout)}});
-  for (const auto& collector : collectors) {
-    LogFields fields{{"collector", collector->Name()}};
-    for (auto& field : collector->Settings()) fields.push_back(std::move(field));
-    logger.Info("collector enabled", fields);
-  }
+// The target's database as found, its env file's skipped lines and its
+// problems; `extra` goes on the first line.
+void LogTarget(const Target& target, const LogFields& extra, Logger& logger) {
+  const DatabaseLocation& database = target.database;
+  LogFields fields{{"database_type", DatabaseTypeName(database.url.type)},
+                   {"database_url", database.url.Redacted()},
+                   {"url_source", ConfigSourceName(database.source)},
+                   {"url_origin", database.origin},
+                   {"expected_type", ExpectedTypeName(database.expected_type)},
+                   {"expected_type_reason", database.expected_type_reason},
+                   {"env_file", database.env_file.value_or("")}};
+  LogFields named;
+  if (!target.name.empty()) named.push_back({"target", target.name});
+  fields.insert(fields.begin(), named.begin(), named.end());
+  fields.insert(fields.end(), extra.begin(), extra.end());
+  logger.Info(target.name.empty() ? "effective configuration" : "target", fields);
   for (const auto& warning : database.env_file_warnings) {
-    logger.Warn("env file line skipped", {{"file", database.env_file.value_or("")},
-                                          {"line", std::to_string(warning.line)},
-                                          {"problem", warning.message}});
+    LogFields warned = named;
+    warned.insert(warned.end(), {{"file", database.env_file.value_or("")},
+                                 {"line", std::to_string(warning.line)},
+                                 {"problem", warning.message}});
+    logger.Warn("env file line skipped", warned);
   }
   for (const auto& problem : database.problems) {
-    const LogFields fields{{"check", problem.check}, {"problem", problem.message}};
+    LogFields problems = named;
+    problems.insert(problems.end(), {{"check", problem.check}, {"problem", problem.message}});
     if (problem.severity == HealthStatus::kUnhealthy) {
-      logger.Error("configuration problem", fields);
+      logger.Error("configuration problem", problems);
     } else {
-      logger.Warn("configuration problem", fields);
+      logger.Warn("configuration problem", problems);
     }
   }
+}
+
+void LogStartup(const Config& config, Logger& logger) {
+  logger.Info("starting caloria_exporter", {{"version", kVersion}, {"revision", kRevision}});
+  LogFields settings{{"listen_address", config.listen.text},
+                     {"telemetry_path", config.telemetry_path},
+                     {"interval", FormatDuration(config.interval)},
+                     {"timeout", FormatDuration(config.timeout)}};
+  if (config.targets_file.empty()) {
+    LogTarget(config.targets.front(), settings, logger);
+    return;
+  }
+  settings.insert(settings.end(), {{"config_file", config.targets_file},
+                                   {"targets", std::to_string(config.targets.size())},
+                                   {"max_parallel", std::to_string(config.max_parallel)}});
+  logger.Info("effective configuration", settings);
+  for (const Target& target : config.targets) LogTarget(target, {}, logger);
 }
 
 // `load` reads the configuration again with the startup flags, for reloads.
@@ -110,6 +127,14 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
   const ConfigReloader::Loader load_and_apply = [&load, &serving]() -> Result<Config> {
     Result<Config> next = load();
     if (!next) return next;
+    // Each target's collector flags, checked before the reload is taken: a
+    // target that could not be built would keep its old settings unseen.
+    for (const Target& target : next->targets) {
+      if (Status checked = BuiltinCollectors().CheckFlags(target.flags); !checked) {
+        return Fail(target.name.empty() ? checked.error()
+                                        : "target " + target.name + ": " + checked.error());
+      }
+    }
     Result<std::shared_ptr<const WebSecurity>> next_security = WebSecurity::Build(next->web);
     if (!next_security) return Fail(next_security.error());
     if (HttpServer* server = serving.load()) {
@@ -121,19 +146,20 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
   ConfigStore config_store(std::make_shared<const Config>(config));
   ConfigReloader reloader(load_and_apply, config_store, logger);
   PageStore store;
-  SharedObservations shared;
+  PageRenderer renderer(config.telemetry_path, kVersion);
+  // Declared before the fleet: the fleet's collectors, destroyed first, may
+  // still ask the poller for a poll.
+  Fleet* fleet_of_poller = nullptr;
   Poller poller(
-      config.interval, config.timeout, BuildInfo{kVersion, kRevision},
-      [&config, &store](const Snapshot& snapshot) {
-        store.Publish(
-            std::make_shared<const Pages>(RenderPages(snapshot, config.telemetry_path, kVersion)));
-      },
+      {config.interval, config.timeout, config.max_parallel}, BuildInfo{kVersion, kRevision},
+      [&fleet_of_poller] { return fleet_of_poller ? fleet_of_poller->Targets() : TargetList{}; },
+      [&renderer, &store](const FleetSnapshot& fleet) { store.Publish(renderer.Render(fleet)); },
       logger);
-  Result<CollectorList> collectors = BuiltinCollectors().Build(
-      {config, config_store, &reloader, shared, [&poller] { poller.RequestPoll(); }});
-  if (!collectors) return UsageError(collectors.error());
-  LogStartup(config, *collectors, logger);
-  for (auto& collector : *collectors) poller.Add(std::move(collector));
+  LogStartup(config, logger);
+  Fleet fleet({BuiltinCollectors(), config_store, &reloader,
+               [&poller](const std::string& target) { poller.RequestPoll(target); }, logger});
+  if (Status built = fleet.Build(); !built) return UsageError(built.error());
+  fleet_of_poller = &fleet;
   poller.PollOnce();
 
   // A reload is seen at the next poll, asked for at once.
@@ -169,6 +195,7 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
   }
   logger.Info("shutting down", {{"signal", strsignal(received)}});
   poller.Stop();
+  fleet_of_poller = nullptr;
   serving = nullptr;
   server->reset();
   return EXIT_SUCCESS;

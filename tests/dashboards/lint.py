@@ -24,6 +24,21 @@ written exactly so.
   target-instance-rule            every selector has instance=~"$instance"
   target-rate-interval-rule       rate() and irate() ranges are $__rate_interval
 
+Caloria's own rules, for an exporter that watches several apps (targets, --config.file)
+and labels their series target="NAME" (none without --config.file):
+
+  template-target-rule            a `target` query variable on ${datasource}
+                                  (label_values(..., target)): multi, Include All, allValue
+                                  .* (not .+: without --config.file there is no target
+                                  label, and only .* matches a missing label)
+  target-target-rule              every selector has target=~"$target"; the exporter's own
+                                  series, which carry no target label on /metrics
+                                  (process_*, caloria_exporter_build_info, Prometheus' up
+                                  and scrape_*), have target=~"$target|" instead
+  target-grouping-rule            by (...) and on (...) that name instance name target too,
+                                  and without (...) / ignoring (...) never name it: two
+                                  targets of one exporter share job and instance
+
 Exit status: 0 when there is no error (warnings are printed; --strict makes them fail
 too), 1 when a rule failed, 2 on a usage error or a file that is not a dashboard.
 """
@@ -60,6 +75,14 @@ GLOBAL_VARIABLES = {
     "__auto": "12345ms",
 }
 RATE_INTERVAL_SAMPLE = GLOBAL_VARIABLES["__rate_interval"]
+
+# The exporter's own series: one per exporter, so without a target label on /metrics of
+# an exporter with --config.file (with the one relabeling sets when scraped through
+# /probe?target=NAME). Prometheus' own series of a scrape are the same.
+EXPORTER_WIDE_RE = re.compile(r"process_\w*|caloria_exporter_build_info|up|scrape_\w*")
+TARGET_MATCHER = "$target"
+EXPORTER_WIDE_TARGET_MATCHER = "$target|"
+TARGET_ALL_VALUE = ".*"
 
 VARIABLE_RE = re.compile(r"\$(\w+)|\$\{([^}]+)\}|\[\[([^\[\]]+)\]\]")
 
@@ -183,8 +206,15 @@ class Selector:
 
 
 @dataclass
+class Grouping:
+    keyword: str  # by, without, on, ignoring
+    labels: list[str]
+
+
+@dataclass
 class Parsed:
     selectors: list[Selector] = field(default_factory=list)
+    groupings: list[Grouping] = field(default_factory=list)
 
 
 class Parser:
@@ -244,8 +274,7 @@ class Parser:
             if self.at("bool"):
                 self.take()
             if self.at("on", "ignoring"):
-                self.take()
-                self.label_list()
+                self.label_list(self.take().text)
             if self.at("group_left", "group_right"):
                 self.take()
                 if self.at("("):
@@ -331,12 +360,10 @@ class Parser:
     def aggregation(self):
         self.take()
         if self.at("by", "without"):
-            self.take()
-            self.label_list()
+            self.label_list(self.take().text)
         self.call_arguments("aggregation")
         if self.at("by", "without"):
-            self.take()
-            self.label_list()
+            self.label_list(self.take().text)
         return "aggregation"
 
     def call(self):
@@ -359,17 +386,21 @@ class Parser:
             self.expect(")")
             return
 
-    def label_list(self) -> None:
+    def label_list(self, keyword: str | None = None) -> None:
         self.expect("(")
+        labels: list[str] = []
         while not self.at(")"):
             token = self.take()
             if token.kind not in ("ident", "string"):
                 raise self.error("expected a label name", token)
+            labels.append(unquote(token.text) if token.kind == "string" else token.text)
             if self.at(","):
                 self.take()
             elif not self.at(")"):
                 raise self.error("expected ',' or ')' in a label list")
         self.take()
+        if keyword is not None:
+            self.result.groupings.append(Grouping(keyword, labels))
 
     def selector(self, name: str | None) -> Selector:
         if name is not None:
@@ -533,6 +564,38 @@ def lint_dashboard(dashboard: dict, min_schema_version: int = DEFAULT_MIN_SCHEMA
                 add(rule, "dashboard", f"{name} template allValue should be '.+', is "
                     f"currently {t.get('allValue')!r}")
 
+        # template-target-rule
+        t = next((t for t in templates if t.get("name") == "target"), None)
+        if t is None:
+            add("template-target-rule", "dashboard", "is missing the target template: add a "
+                "query variable 'target' (label_values(caloria_database_up, target)), multi, "
+                f"Include All with allValue '{TARGET_ALL_VALUE}'")
+        else:
+            uid = datasource_uid(t.get("datasource"))
+            if uid not in ("$datasource", "${datasource}", "$prometheus_datasource",
+                           "${prometheus_datasource}"):
+                add("template-target-rule", "dashboard", "target template should use "
+                    f"datasource '$datasource', is currently {uid!r}")
+            if t.get("type") != "query":
+                add("template-target-rule", "dashboard", "target template should be a "
+                    f"Prometheus query, is currently {t.get('type')!r}")
+            elif not re.fullmatch(r"\s*label_values\(.+,\s*target\s*\)\s*",
+                                  template_query(t), re.S):
+                add("template-target-rule", "dashboard", "target template should list "
+                    f"label_values(<metric>, target), is {template_query(t)!r}")
+            if t.get("label") != "Target":
+                add("template-target-rule", "dashboard", "target template should be labeled "
+                    f"'Target', is currently {t.get('label')!r}", "warning")
+            if t.get("multi") is not True:
+                add("template-target-rule", "dashboard", "target template should be a multi "
+                    "select")
+            if t.get("includeAll") is not True:
+                add("template-target-rule", "dashboard", "target template should include All")
+            if t.get("allValue") != TARGET_ALL_VALUE:
+                add("template-target-rule", "dashboard", "target template allValue should be "
+                    f"'{TARGET_ALL_VALUE}' (matching series without a target label, as an "
+                    f"exporter without --config.file has), is currently {t.get('allValue')!r}")
+
         # template-label-promql-rule, template-on-time-change-reload-rule
         for t in templates:
             if t.get("type") != "query":
@@ -608,6 +671,18 @@ def lint_dashboard(dashboard: dict, min_schema_version: int = DEFAULT_MIN_SCHEMA
                         add(f"target-{label}-rule", twhere,
                             f"selector {shown} in {expr!r} lacks {label}=~\"{wanted}\" "
                             f"(has: {have})")
+                # target-target-rule
+                exporter_wide = bool(selector.name and EXPORTER_WIDE_RE.fullmatch(
+                    selector.name))
+                wanted = EXPORTER_WIDE_TARGET_MATCHER if exporter_wide else TARGET_MATCHER
+                found = [m for m in selector.matchers if m[0] == "target"]
+                if not any(op == "=~" and value == wanted for _, op, value in found):
+                    have = ", ".join(f'{l}{op}"{v}"' for l, op, v in found) or "none"
+                    why = (" (the exporter's own series have no target label on /metrics: "
+                           "the empty alternative keeps them)" if exporter_wide else "")
+                    add("target-target-rule", twhere,
+                        f"selector {shown} in {expr!r} lacks target=~\"{wanted}\"{why} "
+                        f"(has: {have})")
                 # target-rate-interval-rule
                 if selector.range is not None and selector.range != RATE_INTERVAL_SAMPLE:
                     if selector.parent_call in ("rate", "irate"):
@@ -617,6 +692,18 @@ def lint_dashboard(dashboard: dict, min_schema_version: int = DEFAULT_MIN_SCHEMA
                     elif selector.parent_call is None and not selector.top_level:
                         add("target-rate-interval-rule", twhere,
                             f"range vector {shown}[...] in {expr!r} is not inside a function")
+            # target-grouping-rule
+            for grouping in parsed.groupings:
+                labels = ", ".join(grouping.labels)
+                if (grouping.keyword in ("by", "on") and "instance" in grouping.labels
+                        and "target" not in grouping.labels):
+                    add("target-grouping-rule", twhere,
+                        f"{grouping.keyword} ({labels}) in {expr!r} should name target too: "
+                        "the targets of one exporter share job and instance")
+                elif grouping.keyword in ("without", "ignoring") and "target" in grouping.labels:
+                    add("target-grouping-rule", twhere,
+                        f"{grouping.keyword} ({labels}) in {expr!r} merges the targets of "
+                        "one exporter: keep target")
     return findings
 
 

@@ -7,7 +7,8 @@ problem, collector success 0 for 5m, the app probe down (caloria_app_up 0), the 
 SQLite file being written (within --fallback.recent-window, 1h by default), no restore
 test passed for 8 days, the last restore test failed (caloria_restore_test_last_run_success
 0), PostgreSQL connections over 80% of max_connections less the reserved ones, a transaction
-open for over 5 minutes, a session idle in a transaction for over a minute.
+open for over 5 minutes, a session idle in a transaction for over a minute, a replica
+replaying more than a minute behind (seen from its primary or from itself).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ RESTORE_TEST_MAX_AGE_SECONDS = 8 * 86400
 POOL_SATURATION_RATIO = 0.8
 LONG_TRANSACTION_SECONDS = 5 * 60
 IDLE_IN_TRANSACTION_SECONDS = 60
+REPLICA_LAG_SECONDS = 60
 
 
 def panels_querying(metric: str) -> list[dict]:
@@ -151,3 +153,20 @@ def test_transaction_age_panels_turn_red_at_their_alert(metric, seconds):
     for panel in panels:
         assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]
         assert steps(panel) == [("green", None), ("red", seconds)], panel["title"]
+
+
+def test_replication_lag_turns_red_at_a_minute_from_both_sides():
+    for metric in ("caloria_postgres_replica_lag_seconds",
+                   "caloria_postgres_replication_lag_seconds"):
+        panels = panels_querying(metric)
+        assert panels, metric
+        for panel in panels:
+            assert panel["fieldConfig"]["defaults"]["unit"] == "s", panel["title"]
+            assert steps(panel) == [("green", None), ("red", REPLICA_LAG_SECONDS)], panel["title"]
+
+
+def test_in_recovery_names_primary_and_replica():
+    [panel] = panels_querying("caloria_postgres_in_recovery")
+    [mapping] = panel["fieldConfig"]["defaults"]["mappings"]
+    assert {k: v["text"] for k, v in mapping["options"].items()} == {
+        "0": "PRIMARY", "1": "REPLICA"}

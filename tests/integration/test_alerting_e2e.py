@@ -634,11 +634,11 @@ while time.monotonic() < deadline:
 
 
 def dashboard_expr(title: str) -> str:
-    """The query of the overview dashboard's panel `title`, for every job and
-    instance (what Grafana sends for "All")."""
+    """The query of the overview dashboard's panel `title`, for every job,
+    instance and target (what Grafana sends for "All")."""
     dashboard = json.loads((REPO_ROOT / "dashboards" / "caloria-overview.json").read_text())
     [panel] = [p for p in dashboard["panels"] if p.get("title") == title and p.get("targets")]
-    return panel["targets"][0]["expr"].replace("$job", ".+").replace("$instance", ".+")
+    return panel["targets"][0]["expr"].replace("$job", ".+").replace("$instance", ".+").replace("$target", ".*")
 
 
 class IncidentApp:

@@ -39,6 +39,7 @@ import pytest
 from exporter import Exporter, binary_path, clean_env, run_once
 from fake_app import FakeApp, json_reply
 from postgres import APP_DATABASE, APP_USER, free_port
+from secret_pieces import forbidden_pieces, leaks
 
 PASSWORD = "S3cr@tPa55/x:y%z"
 ROTATED = "R0t@ted9/k:w%v"  # the role's password after the rotation
@@ -51,27 +52,7 @@ def quoted(secret: str) -> str:
     return urllib.parse.quote(secret, safe="")
 
 
-def forbidden_pieces(*secrets: str) -> list[str]:
-    """Each secret, its percent-encoded form and every 4-character piece."""
-    pieces = set()
-    for secret in secrets:
-        pieces.update({secret, quoted(secret)})
-        pieces.update(secret[i:i + 4] for i in range(len(secret) - 3))
-    return sorted(pieces, key=len, reverse=True)
-
-
 FORBIDDEN = forbidden_pieces(PASSWORD, ROTATED)
-
-
-def leaks(text: str) -> list[str]:
-    """The lines of `text` that hold a forbidden piece (ignoring case)."""
-    found = []
-    for line in text.splitlines():
-        lower = line.lower()
-        hits = [piece for piece in FORBIDDEN if piece.lower() in lower]
-        if hits:
-            found.append(f"{hits[0]!r} in {line[:300]!r}")
-    return found
 
 
 def tool_path() -> Path:
@@ -432,7 +413,7 @@ def all_case_ids() -> list[str]:
 def test_no_piece_of_the_password_is_shown(matrix, case_id):
     outputs = matrix.outputs.get(case_id)
     assert outputs, f"{case_id} produced no output"
-    found = {where: leaks(text) for where, text in outputs.items()}
+    found = {where: leaks(text, FORBIDDEN) for where, text in outputs.items()}
     found = {where: lines for where, lines in found.items() if lines}
     assert not found, f"{case_id} shows the password: " + "; ".join(
         f"{where}: {lines[0]}" for where, lines in found.items())

@@ -39,7 +39,7 @@ struct Harness {
     if (!extra_file.first.empty()) Write(dir.File(extra_file.first), extra_file.second);
     Write(env_file, env_text);
     store = std::make_unique<ConfigStore>(std::make_shared<const Config>(*load()));
-    reloader = std::make_unique<ConfigReloader>(load, *store, logger);
+    reloader = std::make_unique<ConfigReloader>(load, *store, logger, std::chrono::milliseconds(0));
   }
   std::string Url() const { return store->Latest()->database.url.Redacted(); }
   bool HasProblem(const std::string& check) const {
@@ -116,6 +116,16 @@ TEST(ConfigReloader, AUrlFileIsWatchedToo) {
   Write(h.dir.File("db.url"), "postgresql://a@db/two\n");
   EXPECT_TRUE(h.reloader->ReloadIfFilesChanged());
   EXPECT_EQ(h.Url(), "postgresql://a@db/two");
+}
+
+TEST(ConfigReloader, LooksAtTheFilesAtMostOncePerGap) {
+  // Many targets' config collectors each ask at every poll.
+  Harness h("DATABASE_URL=sqlite:////a.db\n");
+  ConfigReloader gated(h.load, *h.store, h.logger, std::chrono::hours(1));
+  EXPECT_FALSE(gated.ReloadIfFilesChanged());
+  Write(h.env_file, "DATABASE_URL=sqlite:////b.db\n");
+  EXPECT_FALSE(gated.ReloadIfFilesChanged()) << "asked again within the gap";
+  EXPECT_TRUE(h.reloader->ReloadIfFilesChanged()) << "the change is there to see";
 }
 
 }  // namespace

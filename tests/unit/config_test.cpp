@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -784,7 +785,94 @@ TEST(Config, ConfigSourceNamesAreLabelValues) {
   EXPECT_STREQ(ConfigSourceName(ConfigSource::kFlag), "flag");
   EXPECT_STREQ(ConfigSourceName(ConfigSource::kEnvironment), "environment");
   EXPECT_STREQ(ConfigSourceName(ConfigSource::kEnvFile), "env_file");
+  EXPECT_STREQ(ConfigSourceName(ConfigSource::kConfigFile), "config_file");
   EXPECT_STREQ(ConfigSourceName(ConfigSource::kDefault), "default");
+}
+
+// ---------------------------------------------------------- many targets --
+
+TEST(Config, WithoutAConfigFileTheFlagsDescribeOneUnnamedTarget) {
+  TempDir cwd;
+  const Config config = Load({"--collector.max-parallel=3"}, {}, cwd.str());
+  EXPECT_TRUE(config.targets_file.empty());
+  ASSERT_EQ(config.targets.size(), 1u);
+  EXPECT_EQ(config.targets[0].name, "");
+  EXPECT_EQ(config.targets[0].database.url.Redacted(), config.database.url.Redacted());
+  EXPECT_EQ(config.max_parallel, 3);
+}
+
+TEST(Config, EachTargetFindsItsOwnDatabaseNotTheExportersEnvironment) {
+  TempDir dir;
+  dir.Write("app/.env",
+            "DATABASE_URL=postgresql://app:pw@db.internal/caloria\nFLASK_ENV=production\n");
+  const std::string file = dir.Write("targets.yml", R"(
+targets:
+  - name: production
+    env_file: app/.env
+  - name: customer
+    url: sqlite:////srv/customer/caloria.db
+)");
+  // The exporter's own environment points elsewhere: no target takes it.
+  const Config config = Load(
+      {"--config.file=" + file},
+      {{"DATABASE_URL", "postgresql://exporter@elsewhere/x"}, {"FLASK_ENV", "development"}}, "/");
+  EXPECT_EQ(config.targets_file, file);
+  ASSERT_EQ(config.targets.size(), 2u);
+  const Target& production = config.targets[0];
+  EXPECT_EQ(production.name, "production");
+  EXPECT_EQ(production.database.url.host, "db.internal");
+  EXPECT_EQ(production.database.source, ConfigSource::kEnvFile);
+  EXPECT_EQ(production.database.expected_type, ExpectedType::kPostgresql)
+      << "FLASK_ENV=production from the target's own env file";
+  EXPECT_EQ(production.flags.Get("app.env-file"), (dir / "app/.env").string());
+  const Target& customer = config.targets[1];
+  EXPECT_EQ(customer.database.source, ConfigSource::kConfigFile);
+  EXPECT_EQ(customer.database.sqlite_path, "/srv/customer/caloria.db");
+  EXPECT_TRUE(Contains(customer.database.origin, "target customer in " + file));
+  EXPECT_EQ(customer.database.expected_type, ExpectedType::kAny);
+  // The reloader watches the targets file through every target.
+  EXPECT_NE(
+      std::find(customer.database.files_read.begin(), customer.database.files_read.end(), file),
+      customer.database.files_read.end());
+  // What a target's collectors see.
+  const Config one = ConfigForTarget(config, customer);
+  EXPECT_EQ(one.database.sqlite_path, "/srv/customer/caloria.db");
+  EXPECT_EQ(one.flags.Get("config.file"), std::nullopt);
+  EXPECT_EQ(one.listen.text, config.listen.text);
+}
+
+TEST(Config, CommandLineFlagsAreEveryTargetsDefault) {
+  TempDir dir;
+  const std::string file = dir.Write("targets.yml", R"(
+targets:
+  - name: a
+    url: sqlite:////a.db
+  - name: b
+    url: sqlite:////b.db
+    expected_type: sqlite
+)");
+  const Config config =
+      Load({"--config.file=" + file, "--database.expected-type=postgresql"}, {}, "/");
+  EXPECT_EQ(config.targets[0].database.expected_type, ExpectedType::kPostgresql);
+  EXPECT_EQ(config.targets[1].database.expected_type, ExpectedType::kSqlite);
+}
+
+TEST(Config, ATargetsFileIsAUsageErrorWhenBadAndNeverShowsAUrl) {
+  TempDir dir;
+  const std::string file = dir.Write("targets.yml", "targets:\n  - name: a\n    url: sqlite://\n");
+  EXPECT_TRUE(Contains(UsageErrorFor({"--config.file=" + file, "--app.env-file=/x/.env"}),
+                       "--app.env-file cannot be combined with --config.file"));
+  EXPECT_TRUE(Contains(UsageErrorFor({"--config.file=" + file, "--database.url-file=/x"}),
+                       "--database.url-file cannot be combined with --config.file"));
+  EXPECT_TRUE(Contains(UsageErrorFor({"--config.file=" + (dir / "missing.yml").string()}),
+                       "missing.yml: cannot be opened"));
+  EXPECT_TRUE(Contains(UsageErrorFor({"--collector.max-parallel=0"}), "collector.max-parallel"));
+  const std::string bad_url = dir.Write(
+      "bad.yml", "targets:\n  - name: a\n    url: mysql://caloria:Pa55wordXY@db/caloria\n");
+  const std::string error = UsageErrorFor({"--config.file=" + bad_url});
+  EXPECT_TRUE(Contains(error, "target a: ")) << error;
+  EXPECT_FALSE(Contains(error, "Pa55")) << error;
+  ExpectOneLineUsageError({"--config.file=" + bad_url});
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+#include <vector>
+
 namespace caloria {
 namespace {
 
@@ -32,6 +35,38 @@ TEST(MetricsPage, EscapesLabelValues) {
   outcome.result.problems.push_back({"quote\"and\\slash\nnewline", "m", HealthStatus::kDegraded});
   const auto page = RenderMetricsPage(AssembleSnapshot({outcome}, {"0.1.0", "r"}, {}));
   EXPECT_NE(page.body.find(R"(caloria_config_problem{check="quote\"and\\slash\nnewline"} 1)"),
+            std::string::npos);
+}
+
+TEST(MetricsPage, ManyTargetsShareFamiliesEachSampleLabelledWithItsTarget) {
+  std::vector<Snapshot> snapshots;
+  for (const auto& [name, users] : {std::pair{"alpha", 3}, std::pair{"beta", 5}}) {
+    CollectorOutcome outcome;
+    outcome.run.collector = "database";
+    outcome.run.success = true;
+    outcome.result.families.push_back(SingleGauge("caloria_database_users", "Users.", users));
+    outcome.result.families.push_back(SingleGauge("process_open_fds", "Open fds.", 7));
+    Snapshot snapshot = AssembleSnapshot({outcome}, {"0.1.0", "r"}, {});
+    snapshot.target = name;
+    snapshots.push_back(std::move(snapshot));
+  }
+  const auto page = RenderFleetMetricsPage({&snapshots[0], &snapshots[1]});
+  EXPECT_NE(page.body.find("# TYPE caloria_database_users gauge\n"
+                           "caloria_database_users{target=\"alpha\"} 3\n"
+                           "caloria_database_users{target=\"beta\"} 5\n"),
+            std::string::npos)
+      << page.body;
+  EXPECT_NE(page.body.find(
+                "caloria_exporter_collector_success{target=\"beta\",collector=\"database\"} 1"),
+            std::string::npos);
+  // The exporter's own process and build: once, unlabelled.
+  EXPECT_NE(page.body.find("\nprocess_open_fds 7\n"), std::string::npos);
+  EXPECT_EQ(page.body.find("process_open_fds{"), std::string::npos);
+  EXPECT_EQ(page.body.find("# TYPE caloria_database_users",
+                           page.body.find("# TYPE caloria_database_users") + 1),
+            std::string::npos)
+      << "one HELP and TYPE per family";
+  EXPECT_NE(page.body.find("caloria_exporter_build_info{revision=\"r\",version=\"0.1.0\"} 1"),
             std::string::npos);
 }
 
