@@ -33,12 +33,12 @@ Result<Fleet::Member> Fleet::BuildMember(const Config& global, const Target& tar
     if (target.name.empty()) return Fail(collectors.error());
     return Fail("target " + target.name + ": " + collectors.error());
   }
+  Member member{target.flags, wiring->store, nullptr, {}};
   for (const auto& collector : *collectors) {
     LogFields fields{{"collector", collector->Name()}};
     for (auto& field : collector->Settings()) fields.push_back(std::move(field));
-    wiring_.logger.Info("collector enabled", WithTarget(target.name, std::move(fields)));
+    member.enabled.push_back(WithTarget(target.name, std::move(fields)));
   }
-  Member member{target.flags, wiring->store, nullptr};
   member.poll = std::make_shared<TargetPoll>(target.name, std::move(*collectors), wiring);
   return member;
 }
@@ -66,6 +66,9 @@ Status Fleet::Sync(const std::shared_ptr<const Config>& config) {
         if (synced_) {
           wiring_.logger.Info(known == members_.end() ? "target added" : "target changed",
                               WithTarget(target.name, {}));
+          for (const LogFields& fields : built->enabled) {
+            wiring_.logger.Info("collector enabled", fields);
+          }
         }
         members[target.name] = std::move(*built);
       }
@@ -84,6 +87,15 @@ Status Fleet::Sync(const std::shared_ptr<const Config>& config) {
 Status Fleet::Build() {
   std::lock_guard<std::mutex> lock(mutex_);
   return Sync(wiring_.store.Latest());
+}
+
+void Fleet::LogCollectors() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (const auto& poll : order_) {
+    for (const LogFields& fields : members_.at(poll->name()).enabled) {
+      wiring_.logger.Info("collector enabled", fields);
+    }
+  }
 }
 
 TargetList Fleet::Targets() {

@@ -35,8 +35,13 @@ class Fleet {
   explicit Fleet(Wiring wiring) : wiring_(std::move(wiring)) {}
 
   // Builds the targets of the configuration in force; at startup an Error
-  // is a usage error (exit 2).
+  // is a usage error (exit 2). Logs nothing, so that a usage error is the
+  // only line a failed start prints.
   Status Build();
+
+  // Logs each target's collectors and their settings ("collector enabled"),
+  // once the start is sure; after a reload the fleet logs them itself.
+  void LogCollectors();
 
   // The targets to poll, first brought in line with the configuration in
   // force (Poller::TargetSource). A target whose collectors cannot be built
@@ -48,6 +53,7 @@ class Fleet {
     FlagValues flags;
     std::shared_ptr<ConfigStore> store;
     std::shared_ptr<TargetPoll> poll;
+    std::vector<LogFields> enabled;  // one "collector enabled" line per collector
   };
 
   Status Sync(const std::shared_ptr<const Config>& config);

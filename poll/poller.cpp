@@ -144,7 +144,22 @@ void Poller::PollOnce() {
 void Poller::Start() {
   std::lock_guard<std::mutex> lock(mutex_);
   scheduler_ = std::thread([this] { Schedule(); });
-  for (int i = 0; i < settings_.max_parallel; ++i) workers_.emplace_back([this] { Work(); });
+}
+
+// Workers are started as the targets need them, up to max_parallel, and
+// kept: one target needs one worker whatever max_parallel says, and each
+// idle thread costs memory (a stack, and under the sanitizers much more).
+// Called with the lock held.
+void Poller::HandOver(const std::string& name) {
+  due_.push_back(name);
+  // More targets waiting than workers to take them: one more worker, counted
+  // idle at once so that the next hand-over does not start another for it.
+  if (due_.size() > static_cast<std::size_t>(idle_workers_) &&
+      static_cast<int>(workers_.size()) < settings_.max_parallel) {
+    ++idle_workers_;
+    workers_.emplace_back([this] { Work(); });
+  }
+  work_.notify_one();
 }
 
 // The scheduler: hands each due target to the workers, never one that is
@@ -189,8 +204,7 @@ void Poller::Schedule() {
         }
         state.requested = false;
         running_.insert(name);
-        due_.push_back(name);
-        work_.notify_one();
+        HandOver(name);
       }
       wake_at = std::min(wake_at, state.next_due);
     }
@@ -207,11 +221,13 @@ void Poller::Work() {
   while (true) {
     work_.wait(lock, [this] { return stopping_ || !due_.empty(); });
     if (stopping_) return;
+    --idle_workers_;
     const std::string name = due_.front();
     due_.erase(due_.begin());
     const auto found = states_.find(name);
     if (found == states_.end()) {
       running_.erase(name);
+      ++idle_workers_;
       continue;
     }
     std::shared_ptr<TargetPoll> poll = found->second.poll;
@@ -227,6 +243,7 @@ void Poller::Work() {
     poll.reset();  // may be the last owner of a removed target: not under our lock
     lock.lock();
     running_.erase(name);
+    ++idle_workers_;
     finished_ = true;
     wake_.notify_all();
   }
@@ -256,10 +273,12 @@ void Poller::Stop() {
   wake_.notify_all();
   work_.notify_all();
   if (scheduler_.joinable()) scheduler_.join();
+  // The scheduler, the only one to start workers, has stopped.
   for (auto& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
   workers_.clear();
+  idle_workers_ = 0;
   std::map<std::string, TargetState> states;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -77,6 +77,7 @@ class Poller {
 
   void Schedule();
   void Work();
+  void HandOver(const std::string& name);
   TargetList ListTargets();
   // Returns the states it replaced, for the caller to drop without the lock.
   std::map<std::string, TargetState> Refresh(const TargetList& list,
@@ -105,7 +106,8 @@ class Poller {
   bool finished_ = false;     // a worker finished a poll since the scheduler last looked
   std::mutex publish_mutex_;  // one publish at a time, in order
   std::thread scheduler_;
-  std::vector<std::thread> workers_;
+  std::vector<std::thread> workers_;  // started by HandOver, up to max_parallel
+  int idle_workers_ = 0;              // started and waiting for a target
 };
 
 }  // namespace caloria

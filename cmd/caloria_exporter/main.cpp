@@ -155,10 +155,11 @@ int Run(const Config& config, const ConfigReloader::Loader& load) {
       [&fleet_of_poller] { return fleet_of_poller ? fleet_of_poller->Targets() : TargetList{}; },
       [&renderer, &store](const FleetSnapshot& fleet) { store.Publish(renderer.Render(fleet)); },
       logger);
-  LogStartup(config, logger);
   Fleet fleet({BuiltinCollectors(), config_store, &reloader,
                [&poller](const std::string& target) { poller.RequestPoll(target); }, logger});
   if (Status built = fleet.Build(); !built) return UsageError(built.error());
+  LogStartup(config, logger);
+  fleet.LogCollectors();
   fleet_of_poller = &fleet;
   poller.PollOnce();
 

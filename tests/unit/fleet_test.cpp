@@ -85,6 +85,8 @@ std::vector<std::string> Names(const TargetList& list) {
 TEST(Fleet, BuildsOneTargetPollPerTargetInOrder) {
   Harness h;
   ASSERT_TRUE(h.fleet.Build());
+  EXPECT_EQ(h.log.str(), "") << "nothing logged before the start is sure";
+  h.fleet.LogCollectors();
   const TargetList targets = h.fleet.Targets();
   EXPECT_EQ(Names(targets), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(Reported(*targets[1], "host", h.logger), "b1");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -215,6 +216,28 @@ TEST(Poller, AtMostMaxParallelTargetsPollAtOnce) {
   EXPECT_TRUE(WaitFor([&] { return runs >= 20; }, seconds(10)));
   h.poller.Stop();
   EXPECT_EQ(overlap.most, 2);
+}
+
+std::size_t ThreadsOfThisProcess() {
+  std::size_t threads = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    ++threads;
+  }
+  return threads;
+}
+
+TEST(Poller, StartsOnlyTheWorkersTheTargetsNeed) {
+  // One target with max_parallel 8: the scheduler and one worker, not nine
+  // threads (each idle one costs a stack, and under ASan much more).
+  Harness h(milliseconds(20), 8);
+  std::atomic<int> runs{0};
+  h.Add("only", std::make_unique<CountingCollector>(runs));
+  const std::size_t before = ThreadsOfThisProcess();
+  h.poller.Start();
+  EXPECT_TRUE(WaitFor([&] { return runs >= 5; }, seconds(5)));
+  EXPECT_EQ(ThreadsOfThisProcess(), before + 2);
+  h.poller.Stop();
 }
 
 TEST(Poller, ATargetNeverPollsTwiceAtOnce) {
