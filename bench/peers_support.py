@@ -108,6 +108,20 @@ def foreign_daemons(own_pids: set[int]) -> list[str]:
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def sched_seconds(pid: int) -> float:
+    """Time on a CPU of every live thread of the process, from
+    /proc/PID/task/*/schedstat (nanoseconds): finer than the 10 ms ticks of
+    /proc/PID/stat, but a thread that ended takes its time with it."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
 def cpu_seconds(pid: int) -> float:
     """utime + stime of the whole process (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -171,6 +185,23 @@ def memory(pid: int) -> Memory:
                       values["Threads"])
     except KeyError as e:
         raise HarnessError(f"/proc/{pid} lacks {e}") from e
+
+
+def rss_by_mapping(pid: int) -> dict[str, int]:
+    """RSS (KiB) of the process by what is mapped, from /proc/PID/smaps:
+    each file by its path, anonymous memory as [anon] (with [heap]), and the
+    rest ([stack], [vdso], ...) by their names."""
+    by: dict[str, int] = {}
+    current = "[anon]"
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split(None, 5)
+            if len(head) >= 5 and "-" in head[0] and ":" not in head[0]:
+                name = head[5].strip() if len(head) > 5 else ""
+                current = "[anon]" if name in ("", "[heap]") else name
+            elif line.startswith("Rss:"):
+                by[current] = by.get(current, 0) + int(line.split()[1])
+    return dict(sorted(by.items(), key=lambda kv: -kv[1]))
 
 
 def installed_size(binary: Path, workdir: Path) -> dict:
@@ -376,19 +407,29 @@ class KeepAlive:
             self.conn = None
 
 
-def wait_listening(port: int, proc: Process, timeout: float) -> float:
-    """Waits until the port accepts a TCP connection; returns the seconds
-    since the process started."""
+def wait_listening(procs: dict[str, Process], timeout: float) -> dict[str, float]:
+    """Waits until each process's port accepts a TCP connection, checking
+    them all in turn every 10 ms; returns the seconds from each process's
+    start to the first accepted connection."""
+    listening: dict[str, float] = {}
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        proc.check_alive()
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return time.monotonic() - proc.started_at
-        except OSError:
+    while len(listening) < len(procs):
+        for key, proc in procs.items():
+            if key in listening:
+                continue
+            proc.check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", proc.port), timeout=1):
+                    listening[key] = time.monotonic() - proc.started_at
+            except OSError:
+                pass
+        if time.monotonic() > deadline:
+            late = [p for k, p in procs.items() if k not in listening]
+            raise HarnessError(f"{late[0].name} did not listen on port {late[0].port} within "
+                               f"{timeout}s; log tail:\n{late[0].log_tail()}")
+        if len(listening) < len(procs):
             time.sleep(0.01)
-    raise HarnessError(f"{proc.name} did not listen on port {port} within {timeout}s; "
-                       f"log tail:\n{proc.log_tail()}")
+    return listening
 
 
 def sample_value(body: bytes, name: str) -> float | None:
