@@ -129,13 +129,9 @@ HttpResponse Router::RouteTarget(const HttpRequest& request, const std::string& 
                               ": only the targets in --config.file are served; see / for them\n");
   }
   const Pages& own = *found->second;
-  const RenderedPage* page = request.path == kProbePath  ? &own.metrics
-                             : request.path == "/health" ? &own.health
-                                                         : nullptr;
-  if (!page && request.path.rfind(kCheckPrefix, 0) == 0) {
-    const auto check = own.checks.find(request.path.substr(std::string(kCheckPrefix).size()));
-    if (check != own.checks.end()) page = &check->second;
-  }
+  // Route sends only /probe and the health pages here: past /probe, Find
+  // reads the target's own /health and check pages as it reads the others.
+  const RenderedPage* page = request.path == kProbePath ? &own.metrics : Find(request.path, own);
   if (!page) {
     return PlainText(404,
                      "404 page not found: ?target= goes with /probe, /health and "

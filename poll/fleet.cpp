@@ -46,16 +46,19 @@ Result<Fleet::Member> Fleet::BuildMember(const Config& global, const Target& tar
 Status Fleet::Sync(const std::shared_ptr<const Config>& config) {
   std::map<std::string, Member> members;
   TargetList order;
+  // The settings every target shares, copied once: ConfigForTarget on the
+  // whole configuration would copy every target's into each target's.
+  Config shared = *config;
+  shared.targets.clear();
   for (const Target& target : config->targets) {
     const auto known = members_.find(target.name);
     if (known != members_.end() && known->second.flags == target.flags) {
       // Same settings: the same collectors read the new configuration (a
       // changed env file, a rotated URL file) at their next run.
-      known->second.store->Publish(
-          std::make_shared<const Config>(ConfigForTarget(*config, target)));
+      known->second.store->Publish(std::make_shared<const Config>(ConfigForTarget(shared, target)));
       members[target.name] = known->second;
     } else {
-      Result<Member> built = BuildMember(*config, target);
+      Result<Member> built = BuildMember(shared, target);
       if (!built) {
         if (!synced_) return Fail(built.error());
         wiring_.logger.Error("cannot rebuild a target's collectors, keeping its old ones",
