@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "collectors/database/connection_handover.h"
 #include "config/sqlalchemy_url.h"
 
 namespace caloria {
@@ -77,6 +78,9 @@ struct SharedObservations {
   // Written by database (whether it could connect in this poll); read by
   // pg_stats, which does not wait a second time on a server that is down.
   std::shared_ptr<Observed<bool>> database_up = std::make_shared<Observed<bool>>();
+  // Given by database (its connection, once the users query answered); taken
+  // and closed by pg_stats, which expects it when built.
+  std::shared_ptr<ConnectionHandOver> postgres_handover = std::make_shared<ConnectionHandOver>();
   // Written by app_probe; read by consistency.
   std::shared_ptr<Observed<AppView>> app_probe = std::make_shared<Observed<AppView>>();
   // Written by app_process; read by consistency.

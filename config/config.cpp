@@ -42,9 +42,11 @@ std::vector<FlagGroup> ExporterFlagGroups() {
          "describe). The other flags of an app are the default of every target."}}},
       {"Polling",
        std::nullopt,
-       {{"collector.interval", "DURATION", "How often collectors run (default 15s)."},
+       {{"collector.interval", "DURATION",
+         "How often collectors run (default 15s, or the timeout when that is longer)."},
         {"collector.timeout", "DURATION",
-         "Deadline for each collector run, every database call included (default 5s)."},
+         "Deadline for each collector run, every database call included (default 5s, or the "
+         "interval when that is shorter)."},
         {"collector.max-parallel", "N",
          "Targets polled at the same time at most, each on its own connection (default 4)."}}},
       {"Logging",
@@ -197,10 +199,22 @@ Result<Config> LoadConfig(const FlagValues& flags, const EnvLookup& process_env,
   const Result<Duration> timeout = PositiveDurationFlag(flags, "collector.timeout", config.timeout);
   if (!timeout) return Fail(timeout.error());
   config.timeout = *timeout;
+  // A default gives way to the value the user set: the timeout a user never
+  // set follows the interval (--collector.interval=2s polls under 2 s), and
+  // the interval a user never set makes room for the timeout. Only two values
+  // the user set and that contradict each other are an error.
+  const bool interval_set = flags.Get("collector.interval").has_value();
+  const bool timeout_set = flags.Get("collector.timeout").has_value();
   if (config.timeout > config.interval) {
-    return Fail("--collector.timeout=" + FormatDuration(config.timeout) +
-                " exceeds --collector.interval=" + FormatDuration(config.interval) +
-                ": make the timeout at most the interval");
+    if (!timeout_set) {
+      config.timeout = config.interval;
+    } else if (!interval_set) {
+      config.interval = config.timeout;
+    } else {
+      return Fail("--collector.timeout=" + FormatDuration(config.timeout) +
+                  " exceeds --collector.interval=" + FormatDuration(config.interval) +
+                  ": make the timeout at most the interval");
+    }
   }
   if (auto value = flags.Get("log.level")) {
     const auto level = ParseLogLevel(*value);

@@ -72,11 +72,13 @@ DatabaseCollector::DatabaseCollector(const DatabaseTarget& target,
     : DatabaseCollector([target] { return target; }, std::move(live_users)) {}
 
 DatabaseCollector::DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users,
-                                     std::shared_ptr<Observed<bool>> database_up)
+                                     std::shared_ptr<Observed<bool>> database_up,
+                                     std::shared_ptr<ConnectionHandOver> handover)
     : source_(std::move(source)),
       target_(source_()),
       live_users_(std::move(live_users)),
-      database_up_(std::move(database_up)) {}
+      database_up_(std::move(database_up)),
+      handover_(std::move(handover)) {}
 
 CollectorResult DatabaseCollector::Collect(const Deadline& deadline) {
   DatabaseTarget target = source_();
@@ -109,6 +111,11 @@ DatabaseObservation DatabaseCollector::ObservePostgres(const Deadline& deadline)
   }
   server_version_ = (*connection)->ServerVersion();
   ObserveConnected(**connection, start, target_.users_query, deadline, seen);
+  // A session that answered is idle and healthy: pg_stats goes on with it
+  // rather than paying for a second backend (ConnectionHandOver).
+  if (seen.users && handover_ && handover_->TakerExpected()) {
+    handover_->Give(std::move(*connection), target_.url.Redacted());
+  }
   return seen;
 }
 
@@ -219,7 +226,8 @@ CollectorSpec DatabaseCollectorSpec() {
       return DatabaseTarget{config->database.url, config->database.sqlite_path, users_query};
     };
     return std::unique_ptr<Collector>(std::make_unique<DatabaseCollector>(
-        std::move(source), context.shared.live_users, context.shared.database_up));
+        std::move(source), context.shared.live_users, context.shared.database_up,
+        context.shared.postgres_handover));
   };
   return spec;
 }

@@ -43,8 +43,12 @@ class DatabaseCollector : public Collector {
   explicit DatabaseCollector(const DatabaseTarget& target,
                              std::shared_ptr<LiveUserCount> live_users = nullptr);
   // `database_up` (may be null) receives whether this poll could connect.
+  // `handover` (may be null) receives the PostgreSQL connection once the
+  // users query answered, when a taker (pg_stats) expects it; else the
+  // connection closes at the end of the run.
   DatabaseCollector(TargetSource source, std::shared_ptr<LiveUserCount> live_users,
-                    std::shared_ptr<Observed<bool>> database_up = nullptr);
+                    std::shared_ptr<Observed<bool>> database_up = nullptr,
+                    std::shared_ptr<ConnectionHandOver> handover = nullptr);
 
   std::string Name() const override { return "database"; }
   CollectorResult Collect(const Deadline& deadline) override;
@@ -59,6 +63,7 @@ class DatabaseCollector : public Collector {
   DatabaseTarget target_;  // the latest from source_
   std::shared_ptr<LiveUserCount> live_users_;
   std::shared_ptr<Observed<bool>> database_up_;
+  std::shared_ptr<ConnectionHandOver> handover_;
   // Kept from the last successful connect, so caloria_database_info does not
   // change series while the database is down.
   std::string server_version_;

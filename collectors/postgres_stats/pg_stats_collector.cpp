@@ -108,26 +108,38 @@ void Publish(const PgStats& stats, CollectorResult& result) {
 
 }  // namespace
 
-PgStatsCollector::PgStatsCollector(UrlSource source, std::shared_ptr<Observed<bool>> database_up)
-    : source_(std::move(source)), database_up_(std::move(database_up)) {}
+PgStatsCollector::PgStatsCollector(UrlSource source, std::shared_ptr<Observed<bool>> database_up,
+                                   std::shared_ptr<ConnectionHandOver> handover)
+    : source_(std::move(source)),
+      database_up_(std::move(database_up)),
+      handover_(std::move(handover)) {
+  if (handover_) handover_->ExpectTaker();
+}
 
 CollectorResult PgStatsCollector::Collect(const Deadline& deadline) {
   CollectorResult result;
   const SqlalchemyUrl url = source_();
+  // Taken first, before any return, so a given connection never outlives
+  // its poll.
+  std::unique_ptr<PostgresConnection> connection =
+      handover_ ? handover_->Take(url.Redacted()) : nullptr;
   if (url.type != DatabaseType::kPostgresql) return result;  // SQLite has no pg_stat_*
   // The database collector just failed to connect and reports why
   // (caloria_database_up 0): a second wait on a hung server would only
   // delay the poll.
   const std::optional<bool> up = database_up_ ? database_up_->Get() : std::nullopt;
   if (up.has_value() && !*up) return result;
-  auto connection = PostgresConnection::Connect(
-      url, deadline, std::max(deadline.Remaining(), std::chrono::milliseconds(1)));
   if (!connection) {
-    // The database collector reports the outage (caloria_database_up 0).
-    result.error = "cannot connect for the pg_stat_* views: " + url.Scrub(connection.error());
-    return result;
+    auto connected = PostgresConnection::Connect(
+        url, deadline, std::max(deadline.Remaining(), std::chrono::milliseconds(1)));
+    if (!connected) {
+      // The database collector reports the outage (caloria_database_up 0).
+      result.error = "cannot connect for the pg_stat_* views: " + url.Scrub(connected.error());
+      return result;
+    }
+    connection = std::move(*connected);
   }
-  const Result<PgStats> stats = ReadPgStats(**connection, deadline);
+  const Result<PgStats> stats = ReadPgStats(*connection, deadline);
   if (!stats) {
     result.error = url.Scrub(stats.error()) +
                    " (the role needs pg_monitor: GRANT pg_monitor TO the exporter's role)";
@@ -140,7 +152,7 @@ CollectorResult PgStatsCollector::Collect(const Deadline& deadline) {
 CollectorSpec PgStatsCollectorSpec() {
   CollectorSpec spec;
   spec.name = "pg_stats";
-  // After the database collector, whose connection has closed by then.
+  // After the database collector, which hands its connection over.
   spec.runs_after = {"config", "database"};
   spec.title = "PostgreSQL statistics collector";
   spec.help =
@@ -150,8 +162,8 @@ CollectorSpec PgStatsCollectorSpec() {
   spec.make = [](const CollectorContext& context) -> Result<std::unique_ptr<Collector>> {
     const ConfigStore& store = context.store;
     PgStatsCollector::UrlSource source = [&store] { return store.Latest()->database.url; };
-    return std::unique_ptr<Collector>(
-        std::make_unique<PgStatsCollector>(std::move(source), context.shared.database_up));
+    return std::unique_ptr<Collector>(std::make_unique<PgStatsCollector>(
+        std::move(source), context.shared.database_up, context.shared.postgres_handover));
   };
   return spec;
 }

@@ -10,6 +10,7 @@ import re
 import select
 import shutil
 import subprocess
+import time
 from urllib.parse import quote
 
 import pytest
@@ -243,3 +244,32 @@ def test_without_pg_monitor_other_sessions_show_as_unknown(pg, start_exporter):
     finally:
         session.stdin.close()
         terminate(session, grace=5)
+
+
+def test_a_poll_logs_in_once(pg, start_exporter):
+    """The pg_stats collector goes on with the database collector's connection:
+    PostgreSQL counts one session per poll, not two (ConnectionHandOver)."""
+    database = "caloria_one_login"
+    pg.sql(f"DROP DATABASE IF EXISTS {database}", database="postgres")
+    pg.sql(f"CREATE DATABASE {database} OWNER {APP_USER}", database="postgres")
+    pg.sql(f"CREATE TABLE users (id int); ALTER TABLE users OWNER TO {APP_USER}",
+           database=database)
+
+    def sessions() -> int:
+        return int(pg.sql("SELECT sessions FROM pg_stat_database "
+                          f"WHERE datname = '{database}'", database="postgres"))
+
+    before = sessions()
+    # One poll only (at startup): the interval is an hour.
+    url = pg.url().rsplit("/", 1)[0] + f"/{database}"
+    exp = start_exporter(args=["--collector.interval=1h"], env={"DATABASE_URL": url},
+                         fast=False)
+    m = exp.metrics()
+    assert m.get("caloria_exporter_collector_success", collector="database") == 1
+    assert m.get("caloria_exporter_collector_success", collector="pg_stats") == 1
+    assert m.get("caloria_postgres_max_connections") == float(pg.sql("SHOW max_connections"))
+    # A session is counted when it ends; the exporter's ended within its poll.
+    poll_until("the poll's session counted", lambda: sessions() > before, timeout=5)
+    exp.stop()
+    time.sleep(0.5)  # a second session, if there were one, would be counted by now
+    assert sessions() - before == 1

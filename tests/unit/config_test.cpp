@@ -670,9 +670,28 @@ TEST(Config, ZeroDurationIsAUsageError) {
   ExpectOneLineUsageError({"--collector.timeout=0s"});
 }
 
-TEST(Config, TimeoutLongerThanIntervalIsAUsageError) {
-  ExpectOneLineUsageError({"--collector.timeout=20s"});
+TEST(Config, TimeoutLongerThanIntervalIsAUsageErrorWhenBothAreSet) {
   ExpectOneLineUsageError({"--collector.interval=1s", "--collector.timeout=2s"});
+  ExpectOneLineUsageError({"--collector.interval=15s", "--collector.timeout=20s"});
+}
+
+TEST(Config, TheDefaultTimeoutFollowsAShorterInterval) {
+  const Config two = Load({"--collector.interval=2s"}, {}, "/");
+  EXPECT_EQ(two.interval, std::chrono::seconds(2));
+  EXPECT_EQ(two.timeout, std::chrono::seconds(2));
+  const Config tiny = Load({"--collector.interval=250ms"}, {}, "/");
+  EXPECT_EQ(tiny.timeout, std::chrono::milliseconds(250));
+  // A longer interval keeps the 5 s default: a slow database is still down.
+  const Config minute = Load({"--collector.interval=1m"}, {}, "/");
+  EXPECT_EQ(minute.timeout, std::chrono::seconds(5));
+}
+
+TEST(Config, TheDefaultIntervalMakesRoomForALongerTimeout) {
+  const Config config = Load({"--collector.timeout=20s"}, {}, "/");
+  EXPECT_EQ(config.timeout, std::chrono::seconds(20));
+  EXPECT_EQ(config.interval, std::chrono::seconds(20));
+  const Config shorter = Load({"--collector.timeout=3s"}, {}, "/");
+  EXPECT_EQ(shorter.interval, std::chrono::seconds(15));
 }
 
 TEST(Config, TimeoutEqualToIntervalIsAccepted) {
