@@ -56,11 +56,20 @@ std::vector<FlagGroup> ExporterFlagGroups() {
   };
 }
 
+std::vector<std::pair<std::string, std::string>> EnvironmentVariables() {
+  return {{"DATABASE_URL", "SQLAlchemy URL of the app's database."},
+          {"DATABASE_URL_FILE", "File holding DATABASE_URL (relative to the app's folder)."},
+          {"FLASK_ENV, APP_ENV", "production makes postgresql the expected database type."}};
+}
+
 std::string EnvironmentHelp() {
-  return "\nEnvironment (also read from --app.env-file; the process environment wins):\n"
-         "  DATABASE_URL       SQLAlchemy URL of the app's database.\n"
-         "  DATABASE_URL_FILE  File holding DATABASE_URL (relative to the app's folder).\n"
-         "  FLASK_ENV, APP_ENV production makes postgresql the expected database type.\n";
+  std::string text =
+      "\nEnvironment (also read from --app.env-file; the process environment wins):\n";
+  for (const auto& [name, meaning] : EnvironmentVariables()) {
+    text += "  " + name + std::string(name.size() < 18 ? 18 - name.size() : 0, ' ') + " " +
+            meaning + "\n";
+  }
+  return text;
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/database_location.h"
@@ -64,6 +65,8 @@ Config ConfigForTarget(const Config& config, const Target& target);
 std::vector<FlagGroup> ExporterFlagGroups();
 
 // What --help says after the flags: the environment variables read.
+// The environment variables the exporter reads, and what each means.
+std::vector<std::pair<std::string, std::string>> EnvironmentVariables();
 std::string EnvironmentHelp();
 
 // Builds the Config from parsed flags, the process environment and the app's

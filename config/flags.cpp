@@ -48,6 +48,10 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
       command.kind = CommandLine::Kind::kHelp;
       continue;
     }
+    if (arg == "--help-man") {
+      command.kind = CommandLine::Kind::kHelpMan;
+      continue;
+    }
     if (arg == "--version") {
       command.kind = CommandLine::Kind::kVersion;
       continue;
@@ -87,8 +91,9 @@ std::string UsageText(const std::string& intro, const std::vector<FlagGroup>& gr
   std::ostringstream out;
   out << intro
       << "Flags:\n"
-         "  -h, --help     Show this help and exit.\n"
-         "      --version  Show the version and exit.\n";
+         "  -h, --help      Show this help and exit.\n"
+         "      --help-man  Print this help as a man page (roff) and exit.\n"
+         "      --version   Show the version and exit.\n";
   for (const auto& group : groups) {
     out << "\n" << group.title << ":\n";
     if (group.toggle) {

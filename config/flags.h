@@ -53,12 +53,13 @@ class FlagValues {
 };
 
 struct CommandLine {
-  enum class Kind { kRun, kHelp, kVersion } kind = Kind::kRun;
+  enum class Kind { kRun, kHelp, kHelpMan, kVersion } kind = Kind::kRun;
   FlagValues flags;
 };
 
 // Reads flags as node_exporter takes them: --name=value, --name value,
-// --NAME / --no-NAME for switches, -h/--help and --version. A flag no group
+// --NAME / --no-NAME for switches, -h/--help, --help-man (kingpin's: the
+// help as a man page) and --version. A flag no group
 // declares is a usage error (one line, with the fix).
 Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
                                      const std::vector<FlagGroup>& groups);

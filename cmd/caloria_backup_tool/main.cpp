@@ -184,6 +184,7 @@ std::optional<int> ParseFlags(const std::vector<std::string>& args,
   if (!command) return UsageError(command.error());
   switch (command->kind) {
     case CommandLine::Kind::kHelp:
+    case CommandLine::Kind::kHelpMan:  // an internal tool: no man page, its --help
       return Help();
     case CommandLine::Kind::kVersion:
       return Version();

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "config/config_reloader.h"
 #include "config/config_store.h"
+#include "config/man_page.h"
 #include "core/build_info.h"
 #include "core/logger.h"
 #include "core/thread_guard.h"
@@ -48,6 +49,32 @@ std::vector<FlagGroup> AllFlagGroups() {
   std::vector<FlagGroup> groups = ExporterFlagGroups();
   for (auto& group : BuiltinCollectors().FlagGroups()) groups.push_back(std::move(group));
   return groups;
+}
+
+// What caloria_exporter(1) says around the flags (--help-man; the build
+// installs its output).
+ManPageText ManPageOf() {
+  ManPageText text;
+  text.program = "caloria_exporter";
+  text.version = kVersion;
+  text.summary = "Prometheus exporter for the health of the Caloria app's database";
+  text.description =
+      "caloria_exporter watches a Flask + SQLAlchemy app's database: which type it is "
+      "(PostgreSQL or SQLite), whether it answers, its user count, the age, size and "
+      "integrity of the latest backup, and a silent fallback to SQLite. It polls every "
+      "--collector.interval, each collector under --collector.timeout, and serves what the "
+      "last poll found: Prometheus metrics on /metrics, JSON health pages on /health and "
+      "/health/CHECK (200 when healthy, 503 when not), and, with --config.file, the same for "
+      "each named target on /probe?target=NAME and /health?target=NAME.\n\n"
+      "It finds the app's database as the app does: DATABASE_URL from the environment or "
+      "from the app's env file (--app.env-file), else the app's SQLite default. A bad flag "
+      "or file at start is a one-line error and exit status 2; a problem found while it runs "
+      "is a metric and a health page, never an exit.\n\n"
+      "SIGHUP and POST /-/reload re-read the env file, the URL file, --config.file and "
+      "--web.config.file. The full documentation is in /usr/share/doc/caloria-exporter.";
+  text.environment = EnvironmentVariables();
+  text.see_also = {"prometheus(1)", "systemd.exec(5)"};
+  return text;
 }
 
 // The target's database as found, its env file's skipped lines and its
@@ -212,6 +239,9 @@ int Main(const std::vector<std::string>& args) {
           "usage: caloria_exporter [<flags>]\n\n"
           "Prometheus exporter for the health of the Caloria app's database.\n\n",
           groups, EnvironmentHelp());
+      return EXIT_SUCCESS;
+    case CommandLine::Kind::kHelpMan:
+      std::cout << ManPage(ManPageOf(), groups);
       return EXIT_SUCCESS;
     case CommandLine::Kind::kVersion:
       std::cout << "caloria_exporter, version " << kVersion << " (revision: " << kRevision << ")\n";

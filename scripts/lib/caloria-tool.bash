@@ -82,14 +82,15 @@ find_backup_tool() {
     return
   fi
   here=$(dirname -- "${BASH_SOURCE[1]}")
-  for candidate in "$here/$TOOL_NAME" "$here/../build/$TOOL_NAME"; do
+  # Beside the script, its build in a checkout, or where cmake --install puts it.
+  for candidate in "$here/$TOOL_NAME" "$here/../build/$TOOL_NAME" "$here/../lib/caloria/$TOOL_NAME"; do
     if [[ -f $candidate && -x $candidate ]]; then
       tool=$candidate
       return
     fi
   done
   tool=$(command -v "$TOOL_NAME" 2>/dev/null) ||
-    fail "$TOOL_NAME not found beside $PROG, in ../build/ or on PATH: build it (scripts/build) or set CALORIA_BACKUP_TOOL"
+    fail "$TOOL_NAME not found beside $PROG, in ../build/, ../lib/caloria/ or on PATH: build it (scripts/build) or set CALORIA_BACKUP_TOOL"
 }
 
 tool_out="" tool_err="" tool_status=0
