@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,13 +168,34 @@ class Memory:
                     pss_kib=self.pss_kib, threads=self.threads)
 
 
-def memory(pid: int) -> Memory:
+def proc_status(pid: int, keys=("VmRSS", "VmHWM", "Threads")) -> dict[str, int]:
+    """The numeric fields `keys` of /proc/PID/status (kB for the Vm* ones):
+    cheap enough to sample every few milliseconds."""
     values = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, rest = line.partition(":")
-            if key in ("VmRSS", "VmHWM", "Threads"):
+            if key in keys:
                 values[key] = int(rest.split()[0])
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise HarnessError(f"/proc/{pid}/status lacks {', '.join(missing)}")
+    return values
+
+
+def io_counters(pid: int) -> dict[str, int]:
+    """/proc/PID/io: rchar (bytes the process read through read() and the
+    like, page cache or not), read_bytes (from the disk), and the rest."""
+    values = {}
+    with open(f"/proc/{pid}/io") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            values[key] = int(rest)
+    return values
+
+
+def memory(pid: int) -> Memory:
+    values = proc_status(pid)
     with open(f"/proc/{pid}/smaps_rollup") as f:
         for line in f:
             key, _, rest = line.partition(":")
@@ -432,9 +454,15 @@ def wait_listening(procs: dict[str, Process], timeout: float) -> dict[str, float
     return listening
 
 
-def sample_value(body: bytes, name: str) -> float | None:
-    """The value of the first sample of `name` (any labels) in a text page."""
-    m = re.search(rb"^" + re.escape(name.encode()) + rb"(?:\{[^}\n]*\})?[ \t]+(\S+)",
+def sample_value(body: bytes, name: str, labels: str | None = None) -> float | None:
+    """The value of the first sample of `name` in a text page: with any labels,
+    or with exactly `labels` (the text between the braces, e.g.
+    'collector="backup"')."""
+    if labels is None:
+        label_re = rb"(?:\{[^}\n]*\})?"
+    else:
+        label_re = rb"\{" + re.escape(labels.encode()) + rb"\}"
+    m = re.search(rb"^" + re.escape(name.encode()) + label_re + rb"[ \t]+(\S+)",
                   body, re.MULTILINE)
     if not m:
         return None
@@ -519,6 +547,64 @@ class HungListener:
         for conn in self.held:
             conn.close()
         self.sock.close()
+
+
+# ---- a backup to verify ---------------------------------------------------------------
+
+DUMP_HEADER = (
+    "--\n-- PostgreSQL database dump\n--\n\n"
+    "-- Dumped from database version 15.8\n-- Dumped by pg_dump version 15.8\n\n"
+    "SET statement_timeout = 0;\nSET client_encoding = 'UTF8';\n\n"
+    "CREATE TABLE public.users (\n    id integer NOT NULL,\n    email text NOT NULL,\n"
+    "    name text,\n    created_at timestamp with time zone,\n"
+    "    daily_calorie_goal integer,\n    active boolean\n);\n\n"
+    "COPY public.meals (id, user_id, name, calories) FROM stdin;\n"
+    "1\t1\tporridge\t350\n2\t1\tsoup\t220\n\\.\n\n"
+    "COPY public.users (id, email, name, created_at, daily_calorie_goal, active) FROM stdin;\n")
+DUMP_FOOTER = "\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n"
+_NAMES = ("Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Ken", "Dennis", "Radia",
+          "Frances")
+
+
+def write_pg_dump(path: Path, sql_bytes: int, level: int = 6) -> dict:
+    """A gzipped plain-SQL pg_dump of about `sql_bytes` of SQL, shaped as
+    bench/backup_verify_bench.cpp makes its own: pg_dump's header, a small
+    meals COPY block, one users COPY block of rows of about 87 bytes
+    (pseudo-random, seeded, so the file is the same every time), `\\.` and
+    the closing `-- PostgreSQL database dump complete`. Streamed through
+    zlib (gzip wrapper) about 1 MiB at a time, then fsync'ed so that the
+    kernel's writeback does not run during the measurement.
+    Returns rows, sql_bytes, gzip_bytes."""
+    import random
+    bits = random.Random(20250724).getrandbits
+    names = _NAMES
+    deflate = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    rows = 0
+    written = 0
+    footer = DUMP_FOOTER.encode()
+    with open(path, "wb") as out:
+        chunk = DUMP_HEADER.encode()
+        while (left := sql_bytes - written - len(chunk) - len(footer)) > 0:
+            written += len(chunk)
+            out.write(deflate.compress(chunk))
+            batch = []  # about 1 MiB of rows, fewer at the end
+            for i in range(rows + 1, rows + 1 + min(12_000, left // 87 + 1)):
+                r = bits(64)
+                batch.append(
+                    f"{i}\tuser{i}.{r & 0xffffffff:08x}@example.com\t{names[(r >> 32) % 10]} "
+                    f"{chr(65 + (r >> 36) % 26)}.\t2025-{1 + (r >> 40) % 12:02d}-"
+                    f"{1 + (r >> 44) % 28:02d} {(r >> 49) % 24:02d}:{(r >> 54) % 60:02d}:"
+                    f"{(r >> 20) % 60:02d}.{r % 1000000:06d}+00\t{1500 + (r >> 8) % 1500}\t"
+                    f"{'t' if (r >> 60) % 5 else 'f'}\n")
+            rows += len(batch)
+            chunk = "".join(batch).encode()
+        chunk += footer
+        written += len(chunk)
+        out.write(deflate.compress(chunk))
+        out.write(deflate.flush())
+        out.flush()
+        os.fsync(out.fileno())
+    return {"rows": rows, "sql_bytes": written, "gzip_bytes": path.stat().st_size}
 
 
 # ---- statistics ----------------------------------------------------------------------------
