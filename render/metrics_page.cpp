@@ -4,15 +4,18 @@
 
 #include <map>
 #include <sstream>
+#include <string_view>
 
 namespace caloria {
 
 namespace {
 
+constexpr const char* kExpositionContentType = "text/plain; version=0.0.4; charset=utf-8";
+
 RenderedPage Exposition(const std::vector<prometheus::MetricFamily>& families) {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, families);
-  return {200, "text/plain; version=0.0.4; charset=utf-8", out.str()};
+  return {200, kExpositionContentType, out.str()};
 }
 
 bool DescribesTheExporter(const std::string& family) {
@@ -23,30 +26,61 @@ bool DescribesTheExporter(const std::string& family) {
 
 RenderedPage RenderMetricsPage(const Snapshot& snapshot) { return Exposition(snapshot.families); }
 
-RenderedPage RenderFleetMetricsPage(const std::vector<const Snapshot*>& snapshots) {
-  std::map<std::string, prometheus::MetricFamily> merged;
-  bool first = true;
-  for (const Snapshot* snapshot : snapshots) {
-    for (const auto& family : snapshot->families) {
-      const bool exporter_wide = DescribesTheExporter(family.name);
-      if (exporter_wide && !first) continue;
-      auto [it, inserted] = merged.try_emplace(family.name);
-      if (inserted) {
-        it->second.name = family.name;
-        it->second.help = family.help;
-        it->second.type = family.type;
-      }
-      for (prometheus::ClientMetric metric : family.metric) {
-        if (!exporter_wide) metric.label.insert(metric.label.begin(), {"target", snapshot->target});
-        it->second.metric.push_back(std::move(metric));
+FleetMetricsPart RenderFleetMetricsPart(const Snapshot& snapshot) {
+  FleetMetricsPart part;
+  for (const auto& family : snapshot.families) {
+    const bool exporter_wide = DescribesTheExporter(family.name);
+    prometheus::MetricFamily labelled = family;
+    if (!exporter_wide) {
+      for (auto& metric : labelled.metric) {
+        metric.label.insert(metric.label.begin(), {"target", snapshot.target});
       }
     }
-    first = false;
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, {labelled});
+    std::string text = out.str();
+    // The header is the leading comment lines; a sample line never starts
+    // with '#'.
+    std::size_t split = 0;
+    while (split < text.size() && text[split] == '#') {
+      const std::size_t newline = text.find('\n', split);
+      split = newline == std::string::npos ? text.size() : newline + 1;
+    }
+    FleetMetricsPart::Family& entry = part.families[family.name];
+    if (entry.header.empty()) entry.header = text.substr(0, split);
+    entry.samples += text.substr(split);
+    entry.exporter_wide = exporter_wide;
   }
-  std::vector<prometheus::MetricFamily> families;
-  families.reserve(merged.size());
-  for (auto& [name, family] : merged) families.push_back(std::move(family));
-  return Exposition(families);
+  return part;
+}
+
+RenderedPage JoinFleetMetricsParts(const std::vector<const FleetMetricsPart*>& parts) {
+  // Each family's entries, target by target.
+  std::map<std::string_view, std::vector<const FleetMetricsPart::Family*>> by_name;
+  std::size_t size = 0;
+  for (const FleetMetricsPart* part : parts) {
+    for (const auto& [name, family] : part->families) {
+      if (family.exporter_wide && part != parts.front()) continue;
+      by_name[name].push_back(&family);
+      size += family.header.size() + family.samples.size();
+    }
+  }
+  std::string body;
+  body.reserve(size);
+  for (const auto& [name, families] : by_name) {
+    body += families.front()->header;
+    for (const auto* family : families) body += family->samples;
+  }
+  return {200, kExpositionContentType, std::move(body)};
+}
+
+RenderedPage RenderFleetMetricsPage(const std::vector<const Snapshot*>& snapshots) {
+  std::vector<FleetMetricsPart> parts;
+  parts.reserve(snapshots.size());
+  for (const Snapshot* snapshot : snapshots) parts.push_back(RenderFleetMetricsPart(*snapshot));
+  std::vector<const FleetMetricsPart*> pointers;
+  for (const auto& part : parts) pointers.push_back(&part);
+  return JoinFleetMetricsParts(pointers);
 }
 
 }  // namespace caloria

@@ -33,6 +33,7 @@ std::shared_ptr<const Pages> PageRenderer::Render(const FleetSnapshot& fleet) {
   auto pages = std::make_shared<Pages>();
   pages->taken_at = SystemTime::max();
   std::vector<const Snapshot*> snapshots;
+  std::vector<const FleetMetricsPart*> metrics_parts;
   for (const auto& snapshot : fleet.targets) {
     Rendered& rendered = cache[snapshot->target];
     const auto cached = cache_.find(snapshot->target);
@@ -40,15 +41,19 @@ std::shared_ptr<const Pages> PageRenderer::Render(const FleetSnapshot& fleet) {
       rendered = cached->second;
     } else {
       rendered = {snapshot,
-                  std::make_shared<const Pages>(RenderPages(*snapshot, telemetry_path_, version_))};
+                  std::make_shared<const Pages>(RenderPages(*snapshot, telemetry_path_, version_)),
+                  std::make_shared<const FleetMetricsPart>(RenderFleetMetricsPart(*snapshot))};
     }
     pages->targets[snapshot->target] = rendered.pages;
     pages->taken_at = std::min(pages->taken_at, snapshot->taken_at);
     snapshots.push_back(snapshot.get());
+    metrics_parts.push_back(rendered.metrics_part.get());
   }
   cache_ = std::move(cache);
   if (snapshots.empty()) pages->taken_at = std::chrono::system_clock::now();
-  pages->metrics = RenderFleetMetricsPage(snapshots);
+  // Only the targets whose snapshot changed were serialized above; the fleet
+  // page joins their text.
+  pages->metrics = JoinFleetMetricsParts(metrics_parts);
   pages->health = RenderFleetHealthPage(snapshots, version_);
   pages->landing = RenderFleetLandingPage(snapshots, telemetry_path_, version_);
   return pages;

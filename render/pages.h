@@ -31,6 +31,7 @@ struct Pages {
 
 struct Snapshot;
 struct FleetSnapshot;
+struct FleetMetricsPart;
 
 // Renders every page from one target's snapshot: called once per poll, so a
 // request only copies a string.
@@ -51,6 +52,7 @@ class PageRenderer {
   struct Rendered {
     std::shared_ptr<const Snapshot> from;
     std::shared_ptr<const Pages> pages;
+    std::shared_ptr<const FleetMetricsPart> metrics_part;  // its share of the fleet's /metrics
   };
   std::string telemetry_path_;
   std::string version_;

@@ -1,7 +1,11 @@
 #include "render/metrics_page.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
+#include <map>
+#include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -68,6 +72,62 @@ TEST(MetricsPage, ManyTargetsShareFamiliesEachSampleLabelledWithItsTarget) {
       << "one HELP and TYPE per family";
   EXPECT_NE(page.body.find("caloria_exporter_build_info{revision=\"r\",version=\"0.1.0\"} 1"),
             std::string::npos);
+}
+
+// The fleet page as it was first written: every target's families merged
+// and serialized in one go. The parts, serialized one target at a time and
+// joined, must give the same text byte for byte.
+std::string MergedAndSerialized(const std::vector<const Snapshot*>& snapshots) {
+  std::map<std::string, prometheus::MetricFamily> merged;
+  for (const Snapshot* snapshot : snapshots) {
+    for (const auto& family : snapshot->families) {
+      const bool exporter_wide =
+          family.name.rfind("process_", 0) == 0 || family.name == "caloria_exporter_build_info";
+      if (exporter_wide && snapshot != snapshots.front()) continue;
+      auto [it, inserted] = merged.try_emplace(family.name);
+      if (inserted) {
+        it->second.name = family.name;
+        it->second.help = family.help;
+        it->second.type = family.type;
+      }
+      for (prometheus::ClientMetric metric : family.metric) {
+        if (!exporter_wide) metric.label.insert(metric.label.begin(), {"target", snapshot->target});
+        it->second.metric.push_back(std::move(metric));
+      }
+    }
+  }
+  std::vector<prometheus::MetricFamily> families;
+  for (auto& [name, family] : merged) families.push_back(std::move(family));
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, families);
+  return out.str();
+}
+
+TEST(MetricsPage, TheJoinedPartsAreTheMergedFleetPage) {
+  std::vector<Snapshot> snapshots;
+  for (int i = 0; i < 3; ++i) {
+    CollectorOutcome database;
+    database.run.collector = "database";
+    database.run.success = i != 1;
+    database.result.families.push_back(SingleGauge("caloria_database_users", "Users.", i));
+    if (i == 2) {  // a family only the last target has, and one without help
+      database.result.families.push_back(SingleGauge("caloria_only_here", "", 1, {{"a", "b"}}));
+    }
+    auto stats = GaugeFamily("caloria_postgres_connections", "By state.");
+    AddGauge(stats, i, {{"state", "idle"}});
+    AddGauge(stats, i + 1, {{"state", "active"}});
+    database.result.families.push_back(std::move(stats));
+    database.result.families.push_back(SingleGauge("process_open_fds", "Open fds.", 7 + i));
+    database.result.families.push_back(SingleCounter("caloria_example_total", "Counted.", i));
+    Snapshot snapshot = AssembleSnapshot({database}, {"0.1.0", "r"}, {});
+    snapshot.target = "target" + std::to_string(i);
+    snapshots.push_back(std::move(snapshot));
+  }
+  const std::vector<const Snapshot*> all = {&snapshots[0], &snapshots[1], &snapshots[2]};
+  EXPECT_EQ(RenderFleetMetricsPage(all).body, MergedAndSerialized(all));
+  const std::vector<const Snapshot*> reversed = {&snapshots[2], &snapshots[0]};
+  EXPECT_EQ(RenderFleetMetricsPage(reversed).body, MergedAndSerialized(reversed));
+  EXPECT_EQ(RenderFleetMetricsPage(std::vector<const Snapshot*>{}).body, "");
 }
 
 }  // namespace
