@@ -79,6 +79,7 @@ RenderedPage RenderFleetMetricsPage(const std::vector<const Snapshot*>& snapshot
   parts.reserve(snapshots.size());
   for (const Snapshot* snapshot : snapshots) parts.push_back(RenderFleetMetricsPart(*snapshot));
   std::vector<const FleetMetricsPart*> pointers;
+  pointers.reserve(parts.size());
   for (const auto& part : parts) pointers.push_back(&part);
   return JoinFleetMetricsParts(pointers);
 }
