@@ -664,27 +664,28 @@ def run(config: dict, workdir: Path, pidfile: Path | None) -> None:
                 note(f"{name}: started on 127.0.0.1:{port}; GET {ready_path} (its "
                      "healthcheck's URL) answers 200")
                 started[name] = (program, layout, given)
+        def config_of(name: str, default: str):
+            """The service's config file in the container, and the repository file
+            mounted there (None, reported, when no mount provides it)."""
+            _, layout, _ = started[name]
+            config_container = PurePosixPath(
+                dict(command_flags(services[name])).get("config.file") or default)
+            source = layout.repo_source(config_container)
+            if source is None:
+                error(name, f"no mount provides {config_container}")
+            else:
+                print(f"  -- {name} ({source.relative_to(REPO_ROOT)})")
+            return config_container, source
+
         if PROMETHEUS in started:
             program, layout, given = started[PROMETHEUS]
-            config_container = PurePosixPath(
-                dict(command_flags(services[PROMETHEUS])).get("config.file")
-                or "/etc/prometheus/prometheus.yml")
-            source = layout.repo_source(config_container)
-            if source is None:
-                error(PROMETHEUS, f"no mount provides {config_container}")
-            else:
-                print(f"  -- prometheus ({source.relative_to(REPO_ROOT)})")
+            config_container, source = config_of(PROMETHEUS, "/etc/prometheus/prometheus.yml")
+            if source is not None:
                 check_prometheus(program, layout, given, source, config_container)
         if ALERTMANAGER in started:
-            program, layout, _ = started[ALERTMANAGER]
-            config_container = PurePosixPath(
-                dict(command_flags(services[ALERTMANAGER])).get("config.file")
-                or "/etc/alertmanager/alertmanager.yml")
-            source = layout.repo_source(config_container)
-            if source is None:
-                error(ALERTMANAGER, f"no mount provides {config_container}")
-            else:
-                print(f"  -- alertmanager ({source.relative_to(REPO_ROOT)})")
+            program, _, _ = started[ALERTMANAGER]
+            _, source = config_of(ALERTMANAGER, "/etc/alertmanager/alertmanager.yml")
+            if source is not None:
                 check_alertmanager(program, source)
     except (AssertionError, OSError, ValueError, KeyError, TypeError) as e:
         error("stack_on_host", f"{type(e).__name__}: {e}")
