@@ -18,7 +18,7 @@
 # The backup job and the exporter run as the same user: caloria-backup writes its files
 # with umask 077, and the exporter must read them to verify them.
 
-ARG DEBIAN_IMAGE=debian:12
+ARG DEBIAN_IMAGE=debian:12-slim
 
 # ---- build ---------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS build
@@ -26,6 +26,7 @@ WORKDIR /src
 COPY scripts/install-deps scripts/install-deps
 RUN bash scripts/install-deps && rm -rf /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
+COPY cmake/ cmake/
 # The source folders, in the order data flows (docs/architecture.md).
 COPY core/ core/
 COPY config/ config/

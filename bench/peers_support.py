@@ -256,17 +256,28 @@ def installed_size(binary: Path, workdir: Path) -> dict:
     return result
 
 
+IMAGES = (("exporter", "localhost/caloria-exporter:local"),
+          ("backup job", "localhost/caloria-backup:local"),
+          ("their Debian 12 base", "localhost/debian:12-slim"))
+
+
 def container_image_size() -> str:
-    """The caloria image's size from `podman images`, or why it was not measured."""
+    """The sizes of the images tests/images/run builds (`podman image inspect`), or why
+    they were not measured. The peers ship no image in Debian: no ratio."""
     if not shutil.which("podman"):
         return "not measured (podman is not installed)"
-    try:
-        out = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}} {{.Size}}"],
-                             capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"not measured (podman images failed: {e})"
-    rows = [line for line in out.stdout.splitlines() if "caloria" in line.lower()]
-    return "; ".join(rows) if rows else "not measured (no caloria image in `podman images`)"
+    sizes = []
+    for name, tag in IMAGES:
+        try:
+            out = subprocess.run(["podman", "image", "inspect", "--format", "{{.Size}}", tag],
+                                 capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"not measured (podman image inspect failed: {e})"
+        if out.returncode == 0 and out.stdout.strip().isdigit():
+            sizes.append(f"{name} {int(out.stdout) / 1048576:.1f} MiB ({tag})")
+    if not sizes or "exporter" not in sizes[0]:
+        return "not measured (no caloria image: tests/images/run builds them)"
+    return "; ".join(sizes)
 
 
 # ---- the machine ---------------------------------------------------------------------

@@ -2,7 +2,6 @@
 """Static checks of docker-compose.yml and what it builds and mounts; no Docker engine.
 
 usage: check.py NORMALIZED_CONFIG.yml [COMPOSE_FILE]
-       check.py --copy-context DIR     copy the docker build context (after .dockerignore)
   NORMALIZED_CONFIG.yml  the output of `docker-compose config`
   COMPOSE_FILE           the file as written, scanned for inline passwords
                          (default: the repository's docker-compose.yml)
@@ -563,27 +562,7 @@ def check_backup_tool(service: dict) -> None:
         notes.append("runtime libraries not checked: build/caloria_backup_tool not built")
 
 
-def copy_build_context(destination: Path) -> int:
-    """Copies what `docker build .` would send (after .dockerignore) to destination."""
-    import shutil
-    rules = read_dockerignore(REPO_ROOT)
-    copied = 0
-    for path in sorted(REPO_ROOT.rglob("*")):
-        relative = path.relative_to(REPO_ROOT)
-        if ".git" in relative.parts or not path.is_file():
-            continue
-        if dockerignored(rules, str(relative)):
-            continue
-        (destination / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, destination / relative)
-        copied += 1
-    return copied
-
-
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["--copy-context"] and len(argv) == 2:
-        print(f"{copy_build_context(Path(argv[1]))} files copied to {argv[1]}")
-        return 0
     if len(argv) not in (1, 2):
         print(__doc__, file=sys.stderr)
         return 2
