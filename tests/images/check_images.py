@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import postgres as postgres_mod  # noqa: E402
 from exporter import Metrics  # noqa: E402
+from waiting import poll_until  # noqa: E402
 
 SKIPPED = 77
 USER = "caloria:caloria"
@@ -80,19 +81,10 @@ def podman(*args: str, timeout: float = 60, check: bool = True,
     return result
 
 
-def wait_for(what: str, probe, timeout: float, interval: float = 0.5):
-    """probe() returns a value when done, None while not; the last error explains."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-            if value is not None:
-                return value
-        except Exception as e:  # noqa: BLE001 - any error means "not yet"
-            last = e
-        time.sleep(interval)
-    raise Failed(f"{what}: not within {timeout:.0f} s (last: {last})")
+def wait_for(name: str, what: str, probe, timeout: float):
+    """waiting.poll_until for a container: fails with the container's logs."""
+    return poll_until(what, probe, timeout, interval=0.5, error=Failed,
+                      diagnostics=lambda: f"--- {name} logs ---\n{logs(name)[-3000:]}")
 
 
 def http_get(url: str) -> tuple[int, str]:
@@ -252,10 +244,8 @@ def run_backup(stack: Stack, image: str) -> Path:
         log = folder / "caloria-backup.log"
         return done[0] if done and log.exists() and "SUCCESS" in log.read_text() else None
 
-    try:
-        backup = wait_for("a backup in the volume and SUCCESS in its log", backup_written, 120)
-    except Failed as e:
-        raise Failed(f"{e}\n--- {name} logs ---\n{logs(name)[-3000:]}")
+    backup = wait_for(name, "a backup in the volume and SUCCESS in its log", backup_written,
+                      120)
     stat = backup.stat()
     if str(stat.st_uid) != UID or stat.st_mode & 0o777 != 0o600:
         raise Failed(f"{backup.name}: owner {stat.st_uid}, mode {stat.st_mode & 0o777:o}; "
@@ -295,11 +285,9 @@ def run_exporter(stack: Stack, image: str, backup: Path) -> None:
         page = json.loads(body)
         return page if status == 200 and page.get("verified") is True else None
 
-    try:
-        database = wait_for("/health/database healthy", lambda: healthy("/health/database"), 60)
-        backup_page = wait_for("/health/backup verified", backup_verified, 60)
-    except Failed as e:
-        raise Failed(f"{e}\n--- {name} logs ---\n{logs(name)[-3000:]}")
+    database = wait_for(name, "/health/database healthy",
+                        lambda: healthy("/health/database"), 60)
+    backup_page = wait_for(name, "/health/backup verified", backup_verified, 60)
     if database.get("database") != "POSTGRESQL" or database.get("user_count") != 3:
         raise Failed(f"/health/database: {database}")
     if backup_page.get("file") != backup.name:
