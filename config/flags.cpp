@@ -7,10 +7,6 @@
 namespace caloria {
 namespace {
 
-bool StartsWith(const std::string& text, const std::string& prefix) {
-  return text.rfind(prefix, 0) == 0;
-}
-
 const FlagSpec* FindFlag(const std::vector<FlagGroup>& groups, const std::string& name) {
   for (const auto& group : groups) {
     for (const auto& flag : group.flags) {
@@ -56,13 +52,13 @@ Result<CommandLine> ParseCommandLine(const std::vector<std::string>& args,
       command.kind = CommandLine::Kind::kVersion;
       continue;
     }
-    if (!StartsWith(arg, "--")) {
+    if (!arg.starts_with("--")) {
       return Fail("unexpected argument '" + arg + "': flags are written --name=value, see --help");
     }
     const auto equals = arg.find('=');
     const std::string name =
         arg.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
-    const bool negated = StartsWith(name, "no-");
+    const bool negated = name.starts_with("no-");
     if (FindSwitch(groups, negated ? name.substr(3) : name)) {
       if (equals != std::string::npos) {
         return Fail("--" + name + " takes no value: write --" + name + " alone");

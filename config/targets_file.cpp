@@ -167,7 +167,7 @@ class TargetsParser {
   fs::path dir_;
 };
 
-Error TooLarge(const std::string& path) {
+Error TargetsFileTooLarge(const std::string& path) {
   return Fail("--config.file " + path + ": is larger than " +
               std::to_string(kMaxTargetsFileBytes / 1024) +
               " KiB, which no targets file needs: name the right file, or split the targets over "
@@ -203,7 +203,7 @@ Result<TargetsFile> LoadTargetsFile(const std::string& path) {
 }
 
 Result<TargetsFile> ParseTargetsText(const std::string& text, const std::string& path) {
-  if (text.size() > kMaxTargetsFileBytes) return TooLarge(path);
+  if (text.size() > kMaxTargetsFileBytes) return TargetsFileTooLarge(path);
   Result<YAML::Node> root =
       ParseYamlDocument(text, {"--config.file " + path,
                                "write `targets:` and one `- name: NAME` entry per target (see "

@@ -550,7 +550,7 @@ class WebConfigParser {
   fs::path dir_;
 };
 
-Error TooLarge(const std::string& path) {
+Error WebConfigTooLarge(const std::string& path) {
   return Fail("--web.config.file " + path + ": is larger than " +
               std::to_string(kMaxWebConfigBytes / 1024) +
               " KiB, which no web-config file needs: name the right file (certificates go in "
@@ -566,7 +566,7 @@ Result<std::string> ReadWebConfigFile(const std::string& path) {
                 ": check the path (the YAML file itself) and that the exporter's user may read "
                 "it");
   }
-  if (text->size() > kMaxWebConfigBytes) return TooLarge(path);
+  if (text->size() > kMaxWebConfigBytes) return WebConfigTooLarge(path);
   return text;
 }
 
@@ -629,7 +629,7 @@ Result<WebConfig> LoadWebConfig(const std::string& path) {
 }
 
 Result<WebConfig> ParseWebConfigText(const std::string& text, const std::string& path) {
-  if (text.size() > kMaxWebConfigBytes) return TooLarge(path);
+  if (text.size() > kMaxWebConfigBytes) return WebConfigTooLarge(path);
   WebConfig config;
   config.path = path;
   config.files_read.push_back(config.path);

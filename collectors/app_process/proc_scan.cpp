@@ -61,10 +61,6 @@ std::string Unreadable(const std::string& what, int pid, int error) {
          ")";
 }
 
-bool EndsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 std::string Trim(std::string_view text) {
   const auto begin = text.find_first_not_of(" \t\r\n");
   if (begin == std::string_view::npos) return "";
@@ -133,7 +129,7 @@ void ReadDescriptors(DIR* dir, const ProcLimits& limits, const Deadline& deadlin
     }
     if (link.front() != '/') continue;  // pipe:[...], anon_inode:...
     const std::string path =
-        EndsWith(link, kDeletedSuffix) ? link.substr(0, link.size() - kDeletedSuffix.size()) : link;
+        link.ends_with(kDeletedSuffix) ? link.substr(0, link.size() - kDeletedSuffix.size()) : link;
     if (IsSqliteSideFile(path)) continue;
     if (IsSqliteDatabase(fd_dir, entry->d_name, path)) found.sqlite_files.insert(link);
   }

@@ -10,10 +10,6 @@ namespace {
 
 constexpr std::size_t kMaxProgramBytes = 256;
 
-bool EndsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 // A whole field as an unsigned number in `base`; nullopt for anything else.
 template <typename T>
 std::optional<T> Number(std::string_view field, int base) {
@@ -172,11 +168,11 @@ bool HasSqliteHeader(std::string_view first_bytes) {
 }
 
 bool IsSqliteSideFile(std::string_view path) {
-  return EndsWith(path, "-wal") || EndsWith(path, "-shm") || EndsWith(path, "-journal");
+  return path.ends_with("-wal") || path.ends_with("-shm") || path.ends_with("-journal");
 }
 
 bool HasSqliteName(std::string_view path) {
-  return EndsWith(path, ".db") || EndsWith(path, ".sqlite") || EndsWith(path, ".sqlite3");
+  return path.ends_with(".db") || path.ends_with(".sqlite") || path.ends_with(".sqlite3");
 }
 
 }  // namespace caloria

@@ -14,14 +14,6 @@ constexpr std::string_view kFromStdin = " FROM stdin;";
 // The end of a line kept beyond its head: " FROM stdin;" and a CR.
 constexpr std::size_t kLineEndBytes = 16;
 
-bool StartsWith(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
-
-bool EndsWith(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
-
 // "public.users" -> "users", "\"public\".\"users\"" -> "users".
 std::string_view Unqualified(std::string_view table) {
   const auto dot = table.rfind('.');
@@ -118,8 +110,8 @@ void PgDumpParser::Line(LineView line) {
     }
     return;
   }
-  if (StartsWith(line.head, "--")) {
-    if (StartsWith(line.head, kHeader)) saw_header_ = true;
+  if (line.head.starts_with("--")) {
+    if (line.head.starts_with(kHeader)) saw_header_ = true;
     if (is(kCompleteMarker)) saw_complete_marker_ = true;
     return;
   }
@@ -131,13 +123,13 @@ void PgDumpParser::Line(LineView line) {
     if (end == std::string_view::npos && !line.whole) return false;
     return NamesUsersTable(rest.substr(0, end));
   };
-  if (StartsWith(line.head, kCopy)) {
-    in_copy_ = EndsWith(line.end, kFromStdin);
+  if (line.head.starts_with(kCopy)) {
+    in_copy_ = line.end.ends_with(kFromStdin);
     copy_is_users_ = names_users(kCopy.size());
     if (copy_is_users_) saw_users_table_ = true;
     return;
   }
-  if (StartsWith(line.head, kInsert) && names_users(kInsert.size())) {
+  if (line.head.starts_with(kInsert) && names_users(kInsert.size())) {
     saw_users_table_ = true;
     ++rows_;
   }
